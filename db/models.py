@@ -1,0 +1,245 @@
+"""Typed SQLAlchemy models.
+
+The schema is created and changed only by Alembic migrations (``migrations/``); these models
+describe it. All timestamps are timezone-aware UTC (stored naive-UTC on SQLite). No column
+holds a raw Telegram user id of a reporter, a name, a username or a phone number.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        time: Time(),
+        dict[str, Any]: JSON(),
+    }
+
+
+# Tip statuses. Moderation adds its own; these are the ones intake writes.
+TIP_DRAFT = "draft"
+TIP_SUBMITTED = "submitted"
+TIP_WITHDRAWN = "withdrawn"
+
+# Media statuses.
+MEDIA_STORED = "stored"
+MEDIA_TOO_LARGE = "too_large"
+MEDIA_FAILED = "failed"
+
+# Outbox statuses.
+OUTBOX_PENDING = "pending"
+OUTBOX_SENT = "sent"
+OUTBOX_CANCELLED = "cancelled"
+
+
+class Reporter(Base):
+    """A person who reports, known only by a keyed pseudonym."""
+
+    __tablename__ = "reporter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    chat_id_enc: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    consented_at: Mapped[datetime | None]
+    privacy_version: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data_deleted_at: Mapped[datetime | None]
+
+    tips: Mapped[list[Tip]] = relationship(back_populates="reporter")
+
+
+class Tip(Base):
+    """A report: a draft while the reporter fills it in, then submitted (or withdrawn)."""
+
+    __tablename__ = "tip"
+    __table_args__ = (Index("ix_tip_reporter_status", "reporter_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"))
+    status: Mapped[str] = mapped_column(String(16), default=TIP_DRAFT, index=True)
+    step: Mapped[str | None] = mapped_column(String(16))
+    return_to_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8))
+
+    category: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    incident_date: Mapped[date | None]
+    # "day", "month" or "unknown"; None while the reporter has not answered.
+    incident_date_precision: Mapped[str | None] = mapped_column(String(8))
+    incident_time: Mapped[time | None]
+    # "shared_point", "typed_place" or "none"; None while not answered.
+    location_source: Mapped[str | None] = mapped_column(String(16))
+    # "point" (a shared map point), "settlement", "text" (typed, not matched) or "none".
+    location_precision: Mapped[str | None] = mapped_column(String(16))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    place_text: Mapped[str | None] = mapped_column(Text)
+    settlement: Mapped[str | None] = mapped_column(String(128))
+    settlement_id: Mapped[int | None] = mapped_column(Integer)
+    settlement_distance_km: Mapped[float | None] = mapped_column(Float)
+    oblast: Mapped[str | None] = mapped_column(String(4))
+    # "unknown", a party code, or "other"; None while not answered.
+    perpetrator: Mapped[str | None] = mapped_column(String(32))
+    perpetrator_text: Mapped[str | None] = mapped_column(Text)
+    contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    originals_hint_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    reporter: Mapped[Reporter] = relationship(back_populates="tips")
+    media: Mapped[list[Media]] = relationship(
+        back_populates="tip", order_by="Media.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Media(Base):
+    """One file a reporter sent, with what investigators need to trust it."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(64), index=True)
+    media_group_id: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(Text)
+    declared_mime: Mapped[str | None] = mapped_column(String(128))
+    detected_mime: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    recompressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    caption: Mapped[str | None] = mapped_column(Text)
+    forward_origin: Mapped[dict[str, Any] | None]
+    telegram_date: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    file_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+
+    tip: Mapped[Tip] = relationship(back_populates="media")
+
+
+class CustodyEntry(Base):
+    """One link of the append-only, hash-chained chain-of-custody log."""
+
+    __tablename__ = "custody_entry"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    tip_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: rows outlive tips
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CustodyHead(Base):
+    """The single row holding the chain's last sequence and hash; locked on every append."""
+
+    __tablename__ = "custody_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A message waiting to go to the moderators, written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default=OUTBOX_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ChatMessage(Base):
+    """A reporter's message id and time, kept only so the chat can be erased (48 h window)."""
+
+    __tablename__ = "chat_message"
+    __table_args__ = (Index("ix_chat_message_reporter_sent", "reporter_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime]
