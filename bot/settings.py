@@ -1,0 +1,213 @@
+"""Settings from environment variables and an optional ``.env`` file.
+
+The variable names are a public contract (see the README). A missing or invalid value is
+reported by :func:`load_settings` as one line naming the variable, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.taxonomy import CATEGORY_CODES, PARTY_CODES
+
+CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+LOCAL_DOWNLOAD_LIMIT = 2000 * 1024 * 1024
+
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+def _split_list(value: Any) -> Any:
+    """Accept ``"1, 2,3"`` (the documented form) as well as a real list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with an async driver: plain ``postgresql://`` and ``sqlite://`` URLs are
+    upgraded to asyncpg and aiosqlite; anything else must already be async."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError("is not a valid database URL") from exc
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    if backend == "postgresql" and driver != "asyncpg":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite" and driver != "aiosqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend not in ("postgresql", "sqlite"):
+        raise ValueError("must be a PostgreSQL (postgresql+asyncpg://) or SQLite URL")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    """All configuration of the bot. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_local_mode: bool = False
+    database_url: str = "sqlite+aiosqlite:///./data/tipbot.db"
+    media_dir: Path = Path("./data/media")
+    moderator_chat_id: int | None = None
+    moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    tipbot_secret_key: SecretStr | None = None
+    tipbot_data_dir: Path = Path("./data")
+    tipbot_org_name: str = "Tipbot (organisation name not configured)"
+    tipbot_official_handle: str | None = None
+    tipbot_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CATEGORY_CODES)
+    )
+    tipbot_parties: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(PARTY_CODES)
+    )
+    tipbot_max_files_per_report: int = Field(default=30, ge=1, le=200)
+    tipbot_max_reports_per_day: int = Field(default=10, ge=1)
+    tipbot_max_updates_per_minute: int = Field(default=30, ge=5)
+    tipbot_earliest_incident_date: date = date(2014, 2, 20)
+    tipbot_description_max_chars: int = Field(default=4000, ge=100, le=4096)
+    tipbot_description_total_chars: int = Field(default=20000, ge=1000)
+    tipbot_ack_delay_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
+    tipbot_concurrent_updates: int = Field(default=256, ge=1, le=4096)
+    tipbot_log_level: str = "INFO"
+    tipbot_locales_dir: Path | None = None
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        if not _TOKEN_RE.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a bot token from BotFather (123456:ABC-...)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return normalise_database_url(value.strip())
+
+    @field_validator("moderator_ids", "admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("tipbot_categories", mode="before")
+    @classmethod
+    def _check_categories(cls, value: Any) -> Any:
+        codes = _split_list(value)
+        unknown = [c for c in codes if c not in CATEGORY_CODES]
+        if unknown:
+            raise ValueError(f"unknown category code(s) {', '.join(unknown)}")
+        if not codes:
+            raise ValueError("must name at least one category")
+        return codes
+
+    @field_validator("tipbot_parties", mode="before")
+    @classmethod
+    def _check_parties(cls, value: Any) -> Any:
+        codes = _split_list(value)
+        unknown = [c for c in codes if c not in PARTY_CODES]
+        if unknown:
+            raise ValueError(f"unknown party code(s) {', '.join(unknown)}")
+        return codes
+
+    @field_validator("tipbot_secret_key")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters long")
+        return value
+
+    @field_validator("tipbot_official_handle")
+    @classmethod
+    def _check_handle(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        handle = value.strip()
+        if not handle.startswith("@"):
+            handle = "@" + handle
+        if not re.match(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$", handle):
+            raise ValueError("must be a Telegram username such as @example_bot")
+        return handle
+
+    @field_validator("tipbot_log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    def token(self) -> str:
+        """The bot token; running the bot without one is a configuration error."""
+        if self.telegram_bot_token is None:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is required (create a bot with @BotFather)")
+        return self.telegram_bot_token.get_secret_value()
+
+    @property
+    def download_limit_bytes(self) -> int:
+        """The largest file the Bot API server lets the bot download."""
+        return LOCAL_DOWNLOAD_LIMIT if self.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _describe(error: Any) -> str:
+    """One human sentence for one pydantic error, naming the environment variable."""
+    loc = error.get("loc") or ("?",)
+    name = str(loc[0]).upper()
+    if error.get("type") == "missing":
+        return f"{name} is required"
+    message = str(error.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    given = error.get("input")
+    if isinstance(given, (str, int, float)) and name not in (
+        "TELEGRAM_BOT_TOKEN",
+        "TIPBOT_SECRET_KEY",
+        "DATABASE_URL",
+    ):
+        return f"{name}: {message} (got {given!r})"
+    return f"{name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, raising :class:`ConfigError` with one line on any problem.
+
+    ``overrides`` (field names) take precedence over the environment; tests use them.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None

@@ -1,0 +1,71 @@
+"""Typed incident dates: every accepted form, and every reason for refusal."""
+
+from datetime import date, time
+
+import pytest
+
+from bot.dates import DAY, MONTH, DateError, parse_incident_date
+
+TODAY = date(2026, 11, 24)
+EARLIEST = date(2014, 2, 20)
+
+
+def parse(text: str):
+    return parse_incident_date(text, today=TODAY, earliest=EARLIEST)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "precision"),
+    [
+        ("24.02.2022", date(2022, 2, 24), DAY),
+        ("2022-02-24", date(2022, 2, 24), DAY),
+        ("24/02/2022", date(2022, 2, 24), DAY),
+        ("24-2-2022", date(2022, 2, 24), DAY),
+        ("24.02.22", date(2022, 2, 24), DAY),
+        ("24.02", date(2026, 2, 24), DAY),
+        ("02.2022", date(2022, 2, 1), MONTH),
+        ("2022-02", date(2022, 2, 1), MONTH),
+        ("24 лютого 2022", date(2022, 2, 24), DAY),
+        ("24 февраля 2022 г.", date(2022, 2, 24), DAY),
+        ("березень 2022", date(2022, 3, 1), MONTH),
+        ("March 2022", date(2022, 3, 1), MONTH),
+        ("3 листопада", date(2026, 11, 3), DAY),
+        ("  24.02.2022  ", date(2022, 2, 24), DAY),
+    ],
+)
+def test_accepted_forms(text: str, value: date, precision: str) -> None:
+    parsed = parse(text)
+    assert (parsed.value, parsed.precision) == (value, precision)
+
+
+def test_time_is_kept_with_a_day() -> None:
+    assert parse("24.02.2022 05:30").time == time(5, 30)
+    assert parse("24 февраля 2022 в 14:10").time == time(14, 10)
+    assert parse("24.02.2022").time is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("hello", "format"),
+        ("", "format"),
+        ("31.02.2022", "invalid"),
+        ("2022-13-01", "invalid"),
+        ("25.12.2026", "future"),
+        ("12.2026", "future"),
+        ("25.11", "future"),
+        ("19.02.2014", "too_early"),
+        ("01.2014", "too_early"),
+        ("1" * 50, "format"),
+    ],
+)
+def test_refusals_say_why(text: str, reason: str) -> None:
+    with pytest.raises(DateError) as caught:
+        parse(text)
+    assert caught.value.reason == reason
+
+
+def test_today_and_the_earliest_day_are_accepted() -> None:
+    assert parse("24.11.2026").value == TODAY
+    assert parse("20.02.2014").value == EARLIEST
+    assert parse("02.2014").precision == MONTH
