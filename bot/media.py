@@ -1,0 +1,243 @@
+"""Storing original evidence files: streamed, hashed on receipt, content-addressed, read-only.
+
+The SHA-256 is computed over the bytes exactly as they arrive from the Bot API server, while
+they are written to a staging file; once the database row is written, the file is linked to
+``originals/ab/cd/<sha256>`` and made read-only. The same content is stored once however
+often it is sent. Memory use is one chunk, whatever the file's size (up to 2 GB with a local
+Bot API server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import filetype
+import httpx
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+_SNIFF_BYTES = 8192
+
+
+class DownloadError(Exception):
+    """A file could not be fetched; ``reason`` is a short code safe to store and show."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class TooLargeError(DownloadError):
+    def __init__(self) -> None:
+        super().__init__("too_large")
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A fully received file, hashed, waiting in ``tmp/`` to be committed or discarded."""
+
+    tmp_path: Path
+    sha256: str
+    size: int
+    detected_mime: str
+
+    @property
+    def storage_key(self) -> str:
+        return MediaStore.key_for(self.sha256)
+
+
+def detect_mime(head: bytes) -> str:
+    """The MIME type the first bytes of a file show, whatever its name or declared type."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return str(kind.mime)
+    if not head:
+        return "application/x-empty"
+    if b"\x00" in head:
+        return "application/octet-stream"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Only a character cut by the end of the sniffed window is forgiven.
+        if exc.start < len(head) - 3:
+            return "application/octet-stream"
+    return "text/plain"
+
+
+class MediaStore:
+    """The folder of originals (``MEDIA_DIR``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._originals = root / "originals"
+
+    def prepare(self) -> None:
+        """Create the folders (private to this user) and drop partial downloads."""
+        for folder in (self.root, self._tmp, self._originals):
+            folder.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                folder.chmod(0o700)
+        for stale in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    @staticmethod
+    def key_for(sha256: str) -> str:
+        return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path_for(self, storage_key: str) -> Path:
+        path = (self.root / storage_key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError("storage key points outside the media folder")
+        return path
+
+    async def stage(
+        self, chunks: AsyncIterator[bytes], *, max_bytes: int, expected_size: int | None = None
+    ) -> StagedFile:
+        """Consume ``chunks`` into ``tmp/``, hashing them as they arrive.
+
+        Raises :class:`TooLargeError` past ``max_bytes`` and a retryable :class:`DownloadError`
+        when fewer or more bytes than ``expected_size`` arrived; either way nothing is kept.
+        The caller must :meth:`commit` or :meth:`discard` the result.
+        """
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        try:
+            with tmp_path.open("wb") as out:
+                async for chunk in chunks:
+                    if not chunk:
+                        continue
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLargeError()
+                    digest.update(chunk)
+                    if len(head) < _SNIFF_BYTES:
+                        head += chunk[: _SNIFF_BYTES - len(head)]
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if expected_size is not None and size != expected_size:
+                raise DownloadError("truncated", retryable=True)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+            raise
+        return StagedFile(tmp_path, digest.hexdigest(), size, detect_mime(head))
+
+    async def stage_local_file(self, source: Path, *, max_bytes: int) -> StagedFile:
+        """Copy a file a local Bot API server wrote to disk, hashing it on the way."""
+
+        async def read() -> AsyncIterator[bytes]:
+            with source.open("rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                    yield chunk
+
+        return await self.stage(read(), max_bytes=max_bytes)
+
+    def commit(self, staged: StagedFile) -> Path:
+        """Put a staged file in its content address (read-only) unless that content is there
+        already; return the original's path. The staged copy stays until :meth:`discard`."""
+        final = self.root / staged.storage_key
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            staged.tmp_path.chmod(0o444)
+            # A hard link: the staged bytes become the original without copying. If another
+            # task linked the same content a moment ago, theirs is identical: keep it.
+            with contextlib.suppress(FileExistsError):
+                os.link(staged.tmp_path, final)
+        return final
+
+    def discard(self, staged: StagedFile) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            staged.tmp_path.unlink()
+
+    def delete(self, storage_key: str) -> bool:
+        """Remove an original (the caller has checked nothing references it any more)."""
+        try:
+            path = self.path_for(storage_key)
+            path.chmod(0o600)
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def disk_free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
+
+
+class FileDownloader:
+    """Fetches files from the Bot API server and hands the bytes to the store as they come.
+
+    ``file_path`` is what PTB's ``get_file`` returns: a full download URL (it contains the
+    bot token, so it is never logged) or, from a local Bot API server sharing our disk, an
+    absolute path.
+    """
+
+    def __init__(
+        self,
+        store: MediaStore,
+        *,
+        client: httpx.AsyncClient | None = None,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0),
+            follow_redirects=False,
+        )
+        self._attempts = attempts
+        self._backoff = backoff
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, file_path: str, *, max_bytes: int) -> StagedFile:
+        """Download into the store's staging area, retrying network errors and 5xx answers."""
+        local = Path(file_path)
+        if local.is_absolute() and await asyncio.to_thread(local.is_file):
+            return await self._store.stage_local_file(local, max_bytes=max_bytes)
+        last: DownloadError = DownloadError("failed")
+        for attempt in range(self._attempts):
+            try:
+                return await self._fetch_once(file_path, max_bytes)
+            except DownloadError as exc:
+                last = exc
+                if not exc.retryable:
+                    raise
+            await asyncio.sleep(self._backoff * (3**attempt))
+        raise last
+
+    async def _fetch_once(self, url: str, max_bytes: int) -> StagedFile:
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code >= 500:
+                    raise DownloadError(f"http_{response.status_code}", retryable=True)
+                if response.status_code != 200:
+                    raise DownloadError(f"http_{response.status_code}")
+                header = response.headers.get("content-length", "")
+                declared = int(header) if header.isdigit() else None
+                if declared is not None and declared > max_bytes:
+                    raise TooLargeError()
+                return await self._store.stage(
+                    response.aiter_bytes(CHUNK), max_bytes=max_bytes, expected_size=declared
+                )
+        except httpx.TimeoutException:
+            raise DownloadError("timeout", retryable=True) from None
+        except (httpx.TransportError, httpx.StreamError):
+            raise DownloadError("network", retryable=True) from None
