@@ -1,0 +1,365 @@
+## tipbot — English messages (Telegram HTML: <b>, <i>, <code> only; arguments are escaped).
+## Every key here must exist in uk.ftl and ru.ftl with the same placeholders.
+
+## Language and introduction
+
+language-choose = Choose your language:
+language-set = ✓ The bot will now speak English.
+
+intro =
+    <b>{ $org }</b> collects reports of war crimes and human-rights violations: attacks on civilians and on homes, hospitals and schools, killings, torture, abductions, deportations, looting, graves.
+
+    <b>Is this the real bot?</b> Our only official bot is { $handle }. Check the name letter by letter: fake copies exist. We never ask for money, passwords, identity documents, a photo of your face or a sample of your voice, or where troops are right now.
+
+    <b>What happens to your report:</b> our team reads every report and checks it. Verified information and files may be passed to investigators and prosecutors. You get a reference code; nothing else is needed from you.
+
+    <b>Your safety comes first.</b> Do not take risks to collect evidence. After reporting, the bot can erase this chat — but erasing is not a guarantee: Telegram chats are not end-to-end encrypted, and copies may remain (backups, notifications, other devices).
+
+    <b>Privacy in brief:</b> we do not store your name, username or phone number. We know you only by a code made from your Telegram account. What you send us is kept as evidence. You can delete your data at any time; reports already being reviewed are kept as evidence.
+intro-agree = ✅ I agree, continue
+intro-more = More about privacy
+
+privacy-full =
+    <b>Privacy and safety</b>
+
+    <b>Who we are.</b> This bot is run by { $org }. Our only official bot is { $handle }.
+
+    <b>What we keep:</b> your reports (category, description, date, place, who was responsible), the files you send, exactly as received, with their technical details (these can include the place and time a photo was taken), whether you allow us to contact you, the date you agreed to these terms, and a code that stands for your Telegram account. To be able to answer you, we keep your chat number encrypted.
+
+    <b>What we do not keep:</b> your name, username, phone number or profile photo.
+
+    <b>Who sees your reports:</b> our moderators. Verified information may be shared with investigators, prosecutors and courts. We never publish who reported.
+
+    <b>Contact:</b> we write to you only if you allow it in a report, and never reveal who on our team asked.
+
+    <b>Your choices:</b> "My reports" shows what you sent. "Delete my data" deletes unfinished reports, withdraws and erases reports not yet reviewed, and forgets your chat. Reports already under review are kept, because they may already be evidence; they are not linked to your name.
+
+    <b>Telegram:</b> chats with bots are cloud chats, not end-to-end encrypted; Telegram itself sees them. The bot can erase its chat with you for up to 48 hours after each message; older messages you can delete yourself. Erasing is not a guarantee.
+
+    <b>Staying safe:</b> do not put yourself at risk to collect evidence. If your phone may be checked, erase the chat after reporting, and consider deleting photos from your gallery once they are sent.
+
+consent-thanks = ✓ Thank you. You can report now.
+consent-first = To use the bot, please choose your language and read the short introduction first.
+consent-first-short = Please choose a language first.
+
+## Menu
+
+menu-text = What would you like to do?
+menu-new = 📝 New report
+menu-mine = 📋 My reports
+menu-privacy = 🛡 Privacy & safety
+menu-language = 🌐 Language
+menu-delete = 🗑 Delete my data
+menu-hint = To report an incident, press “New report”.
+back-to-menu = « Menu
+welcome-back = Welcome back.
+erase-chat-button = 🧹 Erase this chat
+
+help =
+    <b>How this bot works</b>
+    Press “New report” and answer eight short steps: what happened, a description, when, where, who was responsible, photos or videos, whether we may contact you, and a final check. You can go back, skip optional steps, and check everything before sending.
+
+    /report — new report
+    /myreports — your reports and their status
+    /cancel — cancel the report you are writing
+    /language — change the language
+    /privacy — privacy and safety
+    /deletemydata — delete your data
+    /help — this message
+
+    Our only official bot is { $handle }.
+unknown-command = I don't know this command. Send /help to see what I can do.
+edited-ignored = I can't pick up changes to a message that was already sent. Please send the correction as a new message.
+group-pointer = Reports are taken only in a private chat, to protect you. Please write to me directly: @{ $username }
+
+## Commands (shown in Telegram's menu)
+
+cmd-start = Start / main menu
+cmd-report = New report
+cmd-myreports = My reports
+cmd-language = Change language
+cmd-privacy = Privacy and safety
+cmd-cancel = Cancel the current report
+cmd-help = Help
+cmd-deletemydata = Delete my data
+
+## Resuming and cancelling
+
+resume-text = You have an unfinished report, started { $started } (step { $step } of { $total }).
+resume-continue = ▶️ Continue
+resume-restart = 🔄 Start over
+discard-confirm = Cancel this report? What you entered and the files you sent for it will be deleted.
+discard-yes = Yes, delete it
+discard-no = No, continue
+discarded = ✓ The report was cancelled and deleted.
+keyboard-closed = ✓
+cancel-nothing = There is no report in progress.
+no-open-report = This report is no longer open.
+stale-button = This button is no longer active.
+limit-reports = Thank you — you have sent { $limit } reports in the last 24 hours, the most we accept from one person per day. Please continue tomorrow.
+flood-notice = You are sending messages very fast. I'll pause for a minute; please wait and then continue. Nothing you sent before this is lost.
+error-generic = Sorry, something went wrong on our side. What you sent before is saved. Please try again in a moment.
+
+## Navigation
+
+nav-back = ◀️ Back
+nav-back-review = ◀️ Back to review
+nav-skip = Skip ⏭
+nav-cancel = ✖️ Cancel report
+nav-next = Next ▶️
+saved-line = ✓ { $field }: { $value }
+field-category = Category
+field-when = Date
+field-where = Place
+field-who = Responsible
+field-contact = Contact
+not-answered = not given
+
+## Step 1: category
+
+step-category-title = <b>Step { $number } of { $total } · What happened?</b>
+step-category-text = Choose what best describes the incident. If you are not sure, choose “Other / not sure”.
+use-buttons-category = ⚠️ Please choose a category with the buttons below.
+category-strike = Strike on civilians or civilian buildings
+category-protected_site = Attack on a hospital, school, church or cultural site
+category-killing = Killing of civilians or of people who surrendered
+category-torture = Torture or ill-treatment
+category-detention = Detention, hostage-taking or disappearance
+category-sexual_violence = Sexual violence
+category-deportation = Deportation or forced transfer, including of children
+category-looting = Looting or destruction of property
+category-pow = Mistreatment of prisoners of war
+category-perfidy = Misuse of emblems or white flags, human shields
+category-weapons = Prohibited weapons
+category-forced_service = Forced service in the other side's forces
+category-starvation = Starvation, attacks on water, power or food supplies
+category-bodies = Bodies or a grave site found
+category-other = Other / not sure
+
+## Step 2: description
+
+step-description-title = <b>Step { $number } of { $total } · Describe what happened</b>
+step-description-text =
+    In your own words: what did you see or hear? Who was affected, how many people, what was damaged? You can send several messages, or a voice message.
+    <i>Do not write your own name, phone number or address.</i>
+step-description-saved = <i>Saved so far: { $chars } characters{ $voices ->
+        [0] {""}
+        [one] {" "}and 1 voice message
+       *[other] {" "}and { $voices } voice messages
+    }. Add more, or press “Next”.</i>
+step-description-saved-voice = <i>Saved so far: { $voices ->
+        [one] { $voices } voice message
+       *[other] { $voices } voice messages
+    }. Add more, or press “Next”.</i>
+description-saved = ✓ Saved.
+description-appended = ✓ I added your text to the description.
+description-voice-saved = 🎙 Your voice message is saved as testimony.
+description-voice-only = (voice message)
+description-empty = Please describe what happened first — in a message or a voice message.
+description-too-long = ⚠️ This message is too long ({ $length } characters; up to { $limit } fit in one). Nothing was saved: please shorten it, or split it into two messages — each is added to the description.
+description-total-too-long = ⚠️ The description is already very long (up to { $limit } characters in all). This message was not added. Please press “Next”; you can mention anything else to our team if they contact you.
+
+## Step 3: when
+
+step-when-title = <b>Step { $number } of { $total } · When did it happen?</b>
+step-when-text = Choose, or type the date, for example <code>24.02.2022</code> — or <code>02.2022</code> if you only know the month. You can add a time: <code>24.02.2022 05:30</code>.
+step-when-type = Type the date in your next message, for example <code>24.02.2022</code>, <code>2022-02-24</code>, <code>24.02</code> (this year) or <code>02.2022</code> (only the month).
+when-today = Today
+when-yesterday = Yesterday
+when-type = 📅 Type a date
+when-unknown = I don't know
+date-error-format = ⚠️ I couldn't read that date. Please write it like <code>24.02.2022</code>, or <code>02.2022</code> for a month.
+date-error-invalid = ⚠️ That date doesn't exist. Please check the day and month.
+date-error-future = ⚠️ That date is in the future. Please check it.
+date-error-too_early = ⚠️ We accept reports of events from { $earliest } on. Please check the date.
+date-day = { $date }
+date-month = { $date } (month only)
+date-unknown = unknown
+
+## Step 4: where
+
+step-where-title = <b>Step { $number } of { $total } · Where did it happen?</b>
+step-where-text =
+    Type the name of the town or village, for example <code>Bucha</code>, or share a point on the map: 📎 → Location, and move the pin to the place.
+    <i>Only share your current location if you are safe and it is the place of the incident: a shared point shows where you are.</i>
+where-share-hint = Or tap the button below to send your current location.
+where-share-button = 📍 Send my current location
+where-placeholder = Town or village
+where-unknown = I don't know / prefer not to say
+where-matches = I found these places for “{ $typed }”. Choose one:
+where-not-found = I couldn't find “{ $typed }” among Ukrainian settlements. Check the spelling, type a larger town nearby, or share a point on the map. You can also keep your text as it is.
+where-keep = Keep “{ $typed }” as written
+where-too-long = ⚠️ Please type just the place name (up to { $limit } characters).
+location-wrong-step = ⚠️ A place can be given at step 4 (“Where”); you can change it on the review screen.
+location-no-report = To report an incident, press “New report” first; I will ask for the place there.
+location-invalid = ⚠️ This location is not valid. Please try again.
+place-point-near = near { $place } (approximate, from a shared point)
+place-point = a point on the map ({ $lat }, { $lon })
+place-typed = “{ $typed }” (as written)
+place-unknown = not given
+
+## Step 5: who
+
+step-who-title = <b>Step { $number } of { $total } · Who was responsible?</b>
+step-who-text = If you don't know, that's fine — choose “Unknown”. If you saw uniforms, insignia or vehicle markings, or heard which language was spoken, choose “Other — describe” and tell us what you saw.
+step-who-other = Describe what you saw: uniforms, insignia, vehicle markings, the language spoken — anything that may help to identify who was responsible.
+party-unknown = Unknown
+party-russia = Russian forces or those acting with them
+party-ukraine = Ukrainian forces or those acting with them
+party-other = Other — describe
+perpetrator-other = other: “{ $text }”
+who-too-long = ⚠️ Please keep it under { $limit } characters.
+
+## Step 6: evidence
+
+step-evidence-title = <b>Step { $number } of { $total } · Photos, videos, documents</b>
+step-evidence-text =
+    Send photos, videos, documents, audio or voice messages — up to { $max } files; albums are fine.
+    💡 To keep the original with all its details, send photos and videos <b>as a file</b> (📎 → File). Ordinary photos are compressed by Telegram.
+    <i>Do not take risks to get pictures.</i>
+step-evidence-count = <i>Files in this report: { $total }.</i>
+evidence-done = ✅ Done
+evidence-none = Skip — I have no files
+evidence-new-report = 📝 I started a new report with what you sent.
+evidence-received = { $count ->
+        [one] ✓ 1 file received
+       *[other] ✓ { $count } files received
+    }, { $total } in total.
+evidence-too-large = ⚠️ “{ $name }” ({ $size } MB) is larger than the { $limit } MB the bot can download. It is recorded, and our team can still view it in Telegram. If you can, also send a shorter or smaller version.
+evidence-failed = { $count ->
+        [one] ⚠️ 1 file could not be saved because of a connection problem. Please send it again.
+       *[other] ⚠️ { $count } files could not be saved because of a connection problem. Please send them again.
+    }
+evidence-limit = { $count ->
+        [one] ⚠️ One report can hold up to { $max } files, so 1 file was not added.
+       *[other] ⚠️ One report can hold up to { $max } files, so { $count } files were not added.
+    } You can send more in a new report.
+evidence-originals-hint = 💡 Telegram compresses photos sent the usual way and removes their details. If you still have the originals, send them again <b>as a file</b> (📎 → File) — investigators value originals most.
+kind-photo = photo
+kind-video = video
+kind-document = document
+kind-voice = voice message
+kind-audio = audio
+kind-video_note = video message
+kind-animation = GIF
+kind-sticker = Stickers
+kind-contact = Contacts
+kind-poll = Polls
+kind-dice = Dice
+kind-game = Games
+kind-story = Stories
+kind-invoice = Payments
+kind-other = Messages of this type
+unsupported = ⚠️ { $what } are not accepted here.
+
+## Step 7: contact
+
+step-contact-title = <b>Step { $number } of { $total } · May we contact you?</b>
+step-contact-text = May our team ask you follow-up questions through this bot? They will not see who you are. If you choose “No”, no one will write to you about this report.
+contact-yes = Yes, you may ask me questions
+contact-no = No
+contact-yes-short = yes
+contact-no-short = no
+use-buttons-contact = ⚠️ Please answer with the buttons below.
+
+## Step 8: review
+
+step-review-title = <b>Step { $number } of { $total } · Check your report</b>
+step-review-text = Check everything before sending. You can still change any part.
+review-summary =
+    <b>What happened:</b> { $category }
+    <b>Description:</b> { $description }
+    <b>When:</b> { $date }
+    <b>Where:</b> { $place }
+    <b>Responsible:</b> { $perpetrator }
+    <b>Files:</b> { $media }
+    <b>Contact for questions:</b> { $contact }
+review-edit-category = ✏️ Category
+review-edit-description = ✏️ Description
+review-edit-when = ✏️ Date
+review-edit-where = ✏️ Place
+review-edit-who = ✏️ Responsible
+review-edit-evidence = ➕ Files
+review-edit-contact = ✏️ Contact
+review-submit = ✅ Send report
+review-missing = Please fill in the category, the description and the date first.
+use-buttons-review = ⚠️ Please use the buttons below to change something or to send the report.
+media-none = none
+media-summary = { $total } ({ $kinds })
+media-kind-photo = { $count ->
+        [one] 1 photo
+       *[other] { $count } photos
+    }
+media-kind-video = { $count ->
+        [one] 1 video
+       *[other] { $count } videos
+    }
+media-kind-document = { $count ->
+        [one] 1 document
+       *[other] { $count } documents
+    }
+media-kind-voice = { $count ->
+        [one] 1 voice message
+       *[other] { $count } voice messages
+    }
+media-kind-audio = { $count ->
+        [one] 1 audio file
+       *[other] { $count } audio files
+    }
+media-kind-video_note = { $count ->
+        [one] 1 video message
+       *[other] { $count } video messages
+    }
+media-kind-animation = { $count ->
+        [one] 1 GIF
+       *[other] { $count } GIFs
+    }
+
+## After sending
+
+submitted =
+    ✅ <b>Your report has been sent.</b> Thank you.
+    Reference: <code>{ $reference }</code> — keep it to ask about your report.
+
+    If your phone may be checked, you can erase this conversation now. The bot deletes both your messages and its own from the last 48 hours and leaves only the reference. Erasing is not a guarantee: copies may remain elsewhere.
+erase-button = 🧹 Erase this conversation
+erase-working = Erasing…
+erase-done = Reference { $reference }.
+erase-done-plain = ✓
+
+## My reports
+
+mine-title = <b>Your reports</b>
+mine-line = <code>{ $reference }</code> · { $date } · { $category } · <i>{ $status }</i>
+mine-empty = You have not sent any reports yet.
+status-draft = not finished
+status-submitted = received, waiting for review
+status-withdrawn = withdrawn
+status-in-review = being reviewed
+
+## Delete my data
+
+delete-confirm =
+    <b>Delete my data?</b>
+    • unfinished reports are deleted;
+    • reports not yet reviewed are withdrawn, and their text and files are deleted;
+    • reports already under review are kept: they may already be evidence (they are not linked to your name);
+    • your encrypted chat number is forgotten, and this conversation is erased as far as Telegram allows (48 hours).
+    This cannot be undone.
+delete-yes = Yes, delete my data
+delete-no = No, keep it
+delete-nothing = We hold no data about you.
+delete-done = ✓ <b>Your data has been deleted.</b>
+delete-drafts = { $count ->
+        [one] Deleted: 1 unfinished report.
+       *[other] Deleted: { $count } unfinished reports.
+    }
+delete-withdrawn = { $count ->
+        [one] Withdrawn and erased: 1 report ({ $references }).
+       *[other] Withdrawn and erased: { $count } reports ({ $references }).
+    }
+delete-kept = { $count ->
+        [one] Kept: 1 report already under review ({ $references }). It may already be evidence in an investigation, so it cannot be removed; it is not linked to your name.
+       *[other] Kept: { $count } reports already under review ({ $references }). They may already be evidence in an investigation, so they cannot be removed; they are not linked to your name.
+    }
+delete-remains = What remains: a record without content that your data was deleted (our log of who did what to evidence cannot be changed), and, in this chat, any messages older than 48 hours, which only you can delete. To use the bot again, send /start.
