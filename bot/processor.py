@@ -1,0 +1,199 @@
+"""How updates are scheduled: different chats concurrently, one chat's updates in order.
+
+PTB hands every update to :class:`ChatOrderedProcessor`. Updates of one chat wait for each
+other on a per-chat lock (FIFO), so a reporter's album arrives in order while another
+reporter's slow download never delays anyone else. The processor also drops floods from one
+private chat (sending one polite notice per flood) and logs one line per update: its id, the
+handler that took it, the outcome and the milliseconds it took — never its content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import BaseUpdateProcessor
+
+log = logging.getLogger("tipbot.updates")
+
+
+@dataclass(slots=True)
+class UpdateRecord:
+    """What the log line says about the update being processed."""
+
+    update_id: int
+    handler: str = "none"
+    outcome: str = "ignored"
+
+
+_current: ContextVar[UpdateRecord | None] = ContextVar("tipbot_update", default=None)
+
+
+def mark_handled(handler: str, outcome: str = "ok") -> None:
+    """Called by handlers (through a decorator) to name themselves in the update's log line."""
+    record = _current.get()
+    if record is not None:
+        record.handler = handler
+        record.outcome = outcome
+
+
+def mark_outcome(outcome: str) -> None:
+    record = _current.get()
+    if record is not None:
+        record.outcome = outcome
+
+
+class FloodGate:
+    """At most ``limit`` updates a minute per private chat; an album counts once.
+
+    Updates past the limit keep counting, so a continuous flood stays ignored until it
+    slows down. :meth:`admit` says ``"ok"``, ``"first_excess"`` (notify once) or ``"excess"``.
+    """
+
+    def __init__(
+        self, limit: int, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._seen: dict[int, deque[float]] = {}
+        self._albums: dict[int, deque[str]] = {}
+        self._flooding: set[int] = set()
+
+    def admit(self, key: int, media_group_id: str | None = None) -> str:
+        now = self._clock()
+        if media_group_id is not None:
+            albums = self._albums.setdefault(key, deque(maxlen=8))
+            if media_group_id in albums:
+                return "ok"
+            albums.append(media_group_id)
+        seen = self._seen.setdefault(key, deque(maxlen=self._limit + 1))
+        seen.append(now)
+        if len(seen) > self._limit and now - seen[0] < self._window:
+            if key in self._flooding:
+                return "excess"
+            self._flooding.add(key)
+            return "first_excess"
+        self._flooding.discard(key)
+        if len(self._seen) > 10_000:
+            self._forget_idle(now)
+        return "ok"
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, d in self._seen.items() if d and now - d[-1] > self._window]:
+            self._seen.pop(key, None)
+            self._albums.pop(key, None)
+
+
+def _chat_key(update: object) -> int | None:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return None
+
+
+def _private_flood_key(update: object) -> tuple[int, str | None] | None:
+    if not isinstance(update, Update):
+        return None
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return None
+    message = update.message
+    return chat.id, (message.media_group_id if message is not None else None)
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, sequential within a chat, with a flood gate and a log line."""
+
+    def __init__(
+        self,
+        max_concurrent_updates: int,
+        *,
+        flood_gate: FloodGate | None = None,
+        on_flood: Callable[[Update], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._flood_gate = flood_gate
+        self.on_flood = on_flood
+        self.chat_started: list[Callable[[int], None]] = []
+        self.chat_finished: list[Callable[[int], None]] = []
+        self.update_done: list[Callable[[int], None]] = []
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+    def chat_busy(self, chat_id: int) -> bool:
+        """Whether an update of this chat is being processed or waiting."""
+        return chat_id in self._locks
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        record = UpdateRecord(update.update_id if isinstance(update, Update) else -1)
+        token = _current.set(record)
+        started = time.perf_counter()
+        try:
+            flood = _private_flood_key(update)
+            if self._flood_gate is not None and flood is not None:
+                verdict = self._flood_gate.admit(*flood)
+                if verdict != "ok":
+                    if inspect.iscoroutine(coroutine):
+                        coroutine.close()
+                    record.handler, record.outcome = "flood", "dropped"
+                    if verdict == "first_excess" and self.on_flood is not None:
+                        await self.on_flood(update)  # type: ignore[arg-type]
+                    return
+            key = _chat_key(update)
+            if key is None:
+                await coroutine
+                return
+            await self.run_in_chat(key, coroutine)
+        except Exception:  # PTB routes handler errors to the error handler; this is the rest
+            record.outcome = "error"
+            log.exception("update=%d failed outside its handler", record.update_id)
+        finally:
+            _current.reset(token)
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info(
+                "update=%d handler=%s outcome=%s ms=%.1f",
+                record.update_id,
+                record.handler,
+                record.outcome,
+                elapsed,
+            )
+            for listener in self.update_done:
+                listener(record.update_id)
+
+    async def run_in_chat(self, key: int, coroutine: Awaitable[Any]) -> None:
+        """Run ``coroutine`` in the chat's turn: after its updates already waiting, before any
+        that arrive later. Work that is not an update (a delayed acknowledgement) uses it too."""
+        lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                for listener in self.chat_started:
+                    listener(key)
+                try:
+                    await coroutine
+                finally:
+                    for listener in self.chat_finished:
+                        listener(key)
+        finally:
+            lock, waiting = self._locks[key]
+            if waiting <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, waiting - 1)
