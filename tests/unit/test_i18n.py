@@ -89,11 +89,13 @@ def test_every_message_formats_to_valid_telegram_html(lang: str, count: int) -> 
             if name in args:
                 args[name] = count
         text = catalog.t(lang, key, **args)
-        assert "{" not in text and "}" not in text, f"{lang}:{key} left a placeholder"
+        assert "{" not in text, f"{lang}:{key} left a placeholder"
+        assert "}" not in text, f"{lang}:{key} left a placeholder"
         assert "<x & y>" not in text, f"{lang}:{key} did not escape an argument"
         checker = _TagChecker()
         checker.feed(text)
-        assert not checker.problems and not checker.stack, f"{lang}:{key}: {checker.problems}"
+        assert not checker.problems, f"{lang}:{key}: {checker.problems}"
+        assert not checker.stack, f"{lang}:{key}: unclosed {checker.stack}"
         assert len(text) <= 4096, f"{lang}:{key} is longer than a Telegram message"
 
 
