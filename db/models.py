@@ -111,7 +111,12 @@ class Tip(Base):
     """A report: a draft while the reporter fills it in, then submitted (or withdrawn)."""
 
     __tablename__ = "tip"
-    __table_args__ = (Index("ix_tip_reporter_status", "reporter_id", "status"),)
+    # AUTOINCREMENT: SQLite must never reuse a deleted draft's id, or custody entries of
+    # two different tips would share it.
+    __table_args__ = (
+        Index("ix_tip_reporter_status", "reporter_id", "status"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
@@ -161,6 +166,7 @@ class Media(Base):
     """One file a reporter sent, with what investigators need to trust it."""
 
     __tablename__ = "media"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)

@@ -113,6 +113,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tip")),
         sa.UniqueConstraint("reference", name=op.f("uq_tip_reference")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tip", schema=None) as batch_op:
         batch_op.create_index("ix_tip_reporter_status", ["reporter_id", "status"], unique=False)
@@ -147,6 +148,7 @@ def upgrade() -> None:
             ["tip_id"], ["tip.id"], name=op.f("fk_media_tip_id_tip"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_media")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("media", schema=None) as batch_op:
         batch_op.create_index(

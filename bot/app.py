@@ -1,0 +1,212 @@
+"""The one place that wires handlers, services and PTB's ``Application`` together."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.gazetteer import Gazetteer
+from bot.i18n import LANGUAGES, Catalog, pick_language
+from bot.keys import Keyring
+from bot.media import FileDownloader, MediaStore
+from bot.processor import ChatOrderedProcessor, FloodGate
+from bot.settings import ConfigError, Settings
+from db.engine import create_engine, session_factory, transaction
+from db.migrate import upgrade
+from handlers import account, common, intake, messages
+from handlers.base import Ctx, Services, TipbotApp
+from handlers.evidence import BurstAcks, send_burst_ack
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "report", "myreports", "language", "privacy", "cancel", "help", "deletemydata")
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def check_catalog(catalog: Catalog, settings: Settings) -> None:
+    """Every configured category and party must have a label in every language."""
+    keys = [f"category-{c}" for c in settings.tipbot_categories]
+    keys += [f"party-{p}" for p in settings.tipbot_parties]
+    for lang in LANGUAGES:
+        for key in keys:
+            if not catalog.has(lang, key):
+                raise ConfigError(f"message {key} is missing from the {lang} catalog")
+
+
+def build_services(
+    settings: Settings, secret: bytes, engine: AsyncEngine, processor: ChatOrderedProcessor
+) -> Services:
+    catalog = Catalog.load(settings.tipbot_locales_dir)
+    check_catalog(catalog, settings)
+    store = MediaStore(settings.media_dir)
+    store.prepare()
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        keyring=Keyring(secret),
+        sessions=session_factory(engine),
+        store=store,
+        downloader=FileDownloader(store),
+        gazetteer=Gazetteer.load(),
+        processor=processor,
+        timezone=ZoneInfo("Europe/Kyiv"),
+        official_handle=settings.tipbot_official_handle or "",
+    )
+
+
+def build_application(
+    settings: Settings,
+    secret: bytes,
+    *,
+    engine: AsyncEngine | None = None,
+    request_timeout: float = 30.0,
+) -> TipbotApp:
+    """A ready-to-start application; ``engine`` may be shared (tests pass their own)."""
+    own_engine = engine is None
+    engine = engine or create_engine(settings.database_url)
+    flood_gate = FloodGate(settings.tipbot_max_updates_per_minute)
+    processor = ChatOrderedProcessor(settings.tipbot_concurrent_updates, flood_gate=flood_gate)
+    services = build_services(settings, secret, engine, processor)
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await upgrade(engine)
+        me = await app.bot.get_me()
+        services.bot_username = me.username or ""
+        if not services.official_handle:
+            services.official_handle = f"@{me.username}"
+            log.warning("TIPBOT_OFFICIAL_HANDLE is not set; showing the bot's own username")
+        await register_commands(app, services.catalog)
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(
+                _prune_job, interval=timedelta(hours=1), first=timedelta(minutes=1), name="prune"
+            )
+
+    async def post_shutdown(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await services.acks.close()
+        await services.downloader.aclose()
+        if own_engine:
+            await engine.dispose()
+
+    api = settings.telegram_api_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .local_mode(settings.telegram_local_mode)
+        .context_types(ContextTypes(context=Ctx))
+        .concurrent_updates(processor)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .request(
+            HTTPXRequest(
+                connection_pool_size=64,
+                connect_timeout=10.0,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                pool_timeout=30.0,
+            )
+        )
+        .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=60.0))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    app = cast(TipbotApp, builder.build())
+    app.bot_data["services"] = services
+
+    async def deliver_ack(chat_id: int, burst: Any) -> None:
+        context = Ctx.from_update(None, app)
+        await send_burst_ack(context, chat_id, burst)
+
+    services.acks = BurstAcks(
+        services, processor, deliver_ack, delay=settings.tipbot_ack_delay_seconds
+    )
+
+    async def on_flood(update: Update) -> None:
+        chat = update.effective_chat
+        user = update.effective_user
+        if chat is None:
+            return
+        lang = pick_language(user.language_code if user else None)
+        try:
+            await app.bot.send_message(chat.id, services.catalog.t(lang, "flood-notice"))
+        except TelegramError:
+            log.info("flood notice not delivered")
+
+    processor.on_flood = on_flood
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: TipbotApp) -> None:
+    private = filters.ChatType.PRIVATE
+    add = app.add_handler
+    add(CommandHandler("start", common.start, filters=private))
+    add(CommandHandler(["start", "report", "help"], common.in_group, filters=~private))
+    add(CommandHandler("report", intake.report_command, filters=private))
+    add(CommandHandler("cancel", intake.cancel_command, filters=private))
+    add(CommandHandler("myreports", account.my_reports_command, filters=private))
+    add(CommandHandler("deletemydata", account.delete_command, filters=private))
+    add(CommandHandler("language", common.language_command, filters=private))
+    add(CommandHandler("privacy", common.privacy_command, filters=private))
+    add(CommandHandler("help", common.help_command, filters=private))
+    add(MessageHandler(private & filters.COMMAND, common.unknown_command))
+    add(CallbackQueryHandler(common.language_button, pattern=r"^l:"))
+    add(CallbackQueryHandler(common.consent_button, pattern=r"^c:"))
+    add(CallbackQueryHandler(common.menu_button, pattern=r"^m:"))
+    add(CallbackQueryHandler(intake.step_button, pattern=r"^r:"))
+    add(CallbackQueryHandler(account.erase_button, pattern=r"^e:"))
+    add(CallbackQueryHandler(account.delete_button, pattern=r"^d:"))
+    add(
+        MessageHandler(
+            private & filters.UpdateType.MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            messages.private_message,
+        )
+    )
+    add(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, common.edited_message))
+    app.add_error_handler(common.on_error)
+
+
+async def register_commands(
+    app: Application[Any, Any, Any, Any, Any, Any], catalog: Catalog
+) -> None:
+    """The command menu in each language (English is also the default for others)."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(name, catalog.t(lang, f"cmd-{name}")) for name in COMMANDS]
+        try:
+            await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+        except TelegramError as exc:
+            log.warning("could not register the %s commands: %s", lang, type(exc).__name__)
+
+
+async def _prune_job(context: Ctx) -> None:
+    from bot.intake import prune_chat_messages
+
+    async with transaction(context.services.sessions) as session:
+        removed = await prune_chat_messages(session)
+    if removed:
+        log.info("pruned %d expired message ids", removed)

@@ -1,0 +1,144 @@
+"""The ``tipbot`` command line: ``run``, ``migrate``, ``verify-custody``.
+
+Configuration problems end the program with one line naming the variable and exit status
+2; an unreachable database or Telegram with one line and status 1. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot import __version__
+from bot.keys import SecretKeyError, load_or_create_secret
+from bot.logs import configure_logging
+from bot.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("tipbot")
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"tipbot: {message}", file=sys.stderr)
+    return status
+
+
+def _where(settings: Settings) -> str:
+    """The database's host or file, for error messages (never its password)."""
+    url = make_url(settings.database_url)
+    return (
+        url.database or ""
+        if url.get_backend_name() == "sqlite"
+        else f"{url.host}:{url.port or 5432}"
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    from db.engine import create_engine
+    from db.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _verify(settings: Settings) -> int:
+    from bot.custody import verify
+    from db.engine import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            result = await verify(session)
+    finally:
+        await engine.dispose()
+    if result.ok:
+        print(f"custody log intact: {result.entries} entries, head {result.head_hash}")
+        return 0
+    print(
+        f"custody log BROKEN at entry {result.first_bad_seq}: {result.problem} "
+        f"({result.entries} entries verified before it)"
+    )
+    return 3
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    settings.token()
+    secret = load_or_create_secret(
+        settings.tipbot_secret_key.get_secret_value() if settings.tipbot_secret_key else None,
+        settings.tipbot_data_dir,
+    )
+    if secret.created:
+        log.warning(
+            "generated a new secret key in %s: back it up; without it reporters cannot be "
+            "recognised and stored chat ids cannot be read",
+            secret.source,
+        )
+    app = build_application(settings, secret.value)
+    log.info(
+        "starting: database %s, media in %s",
+        make_url(settings.database_url).get_backend_name(),
+        settings.media_dir,
+    )
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Durations as timedelta (PTB's future default); our code reads both forms.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    parser = argparse.ArgumentParser(
+        prog="tipbot",
+        description="A Telegram bot for reporting war crimes, with evidence kept intact.",
+    )
+    parser.add_argument("--version", action="version", version=f"tipbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="apply pending migrations and start the bot (long polling)")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser("verify-custody", help="check that the custody log's hash chain is intact")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}", 2)
+    configure_logging(settings.tipbot_log_level)
+    try:
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+            print("database is up to date")
+            return 0
+        if args.command == "verify-custody":
+            return asyncio.run(_verify(settings))
+        return _run(settings)
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}", 2)
+    except SecretKeyError as exc:
+        return _fail(f"secret key: {exc}", 2)
+    except InvalidToken:
+        return _fail("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)", 2)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(
+            exc, ConnectionError | FileNotFoundError | PermissionError
+        ):
+            raise
+        return _fail(f"cannot use the database at {_where(settings)} ({type(exc).__name__})", 1)
+    except NetworkError as exc:
+        return _fail(
+            f"cannot reach Telegram at {settings.telegram_api_url} ({type(exc).__name__})", 1
+        )
+    except TelegramError as exc:
+        return _fail(f"Telegram refused to start the bot ({type(exc).__name__})", 1)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,638 @@
+"""Reporter intake: consent, drafts and their steps, evidence, submission and erasure.
+
+Every function works inside the caller's transaction (an ``AsyncSession``) and knows nothing
+of Telegram's update objects. The draft and its current step live in the database, written
+at every step, so a restart or a second process continues where the reporter stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import custody
+from bot.gazetteer import NearestPlace, Place
+from bot.media import MediaStore, StagedFile
+from bot.refcode import new_reference
+from db.models import (
+    MEDIA_FAILED,
+    OUTBOX_CANCELLED,
+    OUTBOX_PENDING,
+    TIP_DRAFT,
+    TIP_SUBMITTED,
+    TIP_WITHDRAWN,
+    ChatMessage,
+    Media,
+    OutboxMessage,
+    Reporter,
+    Tip,
+)
+
+# The version of the privacy notice a reporter agrees to; bump it when the notice changes
+# and everyone is asked to agree again.
+PRIVACY_VERSION = "2026-11"
+
+STEPS: tuple[str, ...] = (
+    "category",
+    "description",
+    "when",
+    "where",
+    "who",
+    "evidence",
+    "contact",
+    "review",
+)
+OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
+
+# Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
+ERASE_WINDOW = timedelta(hours=47, minutes=50)
+OUTBOX_TIP_SUBMITTED = "tip_submitted"
+OUTBOX_TIP_WITHDRAWN = "tip_withdrawn"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------- navigation
+
+
+def step_number(step: str) -> int:
+    return STEPS.index(step) + 1
+
+
+def next_step(tip: Tip) -> str:
+    """Where the reporter goes after answering the current step."""
+    if tip.return_to_review or tip.step is None:
+        return "review"
+    return STEPS[min(STEPS.index(tip.step) + 1, len(STEPS) - 1)]
+
+
+def previous_step(tip: Tip) -> str | None:
+    """Where Back leads: the review when editing from it, else the step before (or None)."""
+    if tip.step is None:
+        return None
+    if tip.return_to_review and tip.step != "review":
+        return "review"
+    index = STEPS.index(tip.step)
+    return STEPS[index - 1] if index > 0 else None
+
+
+def go_to(tip: Tip, step: str, *, from_review: bool = False) -> None:
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step}")
+    tip.step = step
+    if step == "review":
+        tip.return_to_review = False
+    elif from_review:
+        tip.return_to_review = True
+
+
+# ---------------------------------------------------------------------------- reporters
+
+
+async def find_reporter(session: AsyncSession, pseudonym: str) -> Reporter | None:
+    return (
+        await session.execute(select(Reporter).where(Reporter.pseudonym == pseudonym))
+    ).scalar_one_or_none()
+
+
+def has_consented(reporter: Reporter | None) -> bool:
+    return (
+        reporter is not None
+        and reporter.consented_at is not None
+        and reporter.privacy_version == PRIVACY_VERSION
+    )
+
+
+async def record_consent(
+    session: AsyncSession,
+    *,
+    pseudonym: str,
+    chat_id_enc: str,
+    language: str,
+) -> Reporter:
+    """Create the reporter (or renew consent after deletion or a new privacy version)."""
+    reporter = await find_reporter(session, pseudonym)
+    now = utcnow()
+    if reporter is None:
+        reporter = Reporter(pseudonym=pseudonym, language=language, created_at=now)
+        session.add(reporter)
+    reporter.chat_id_enc = chat_id_enc
+    reporter.language = language
+    reporter.consented_at = now
+    reporter.privacy_version = PRIVACY_VERSION
+    reporter.data_deleted_at = None
+    await session.flush()
+    await custody.append(
+        session,
+        actor=custody.reporter_actor(pseudonym),
+        action="consent",
+        details={"privacy_version": PRIVACY_VERSION, "language": language},
+    )
+    return reporter
+
+
+async def record_incoming(
+    session: AsyncSession, reporter_id: int, message_id: int, sent_at: datetime
+) -> None:
+    """Remember a message id so the conversation can be erased later (nothing else)."""
+    session.add(ChatMessage(reporter_id=reporter_id, message_id=message_id, sent_at=sent_at))
+
+
+# ---------------------------------------------------------------------------- drafts
+
+
+async def find_draft(session: AsyncSession, reporter_id: int) -> Tip | None:
+    """The reporter's unfinished report, locked for this transaction."""
+    return (
+        (
+            await session.execute(
+                select(Tip)
+                .where(Tip.reporter_id == reporter_id, Tip.status == TIP_DRAFT)
+                .order_by(Tip.id.desc())
+                .limit(1)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def submissions_since(session: AsyncSession, reporter_id: int, since: datetime) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count(Tip.id)).where(
+                    Tip.reporter_id == reporter_id,
+                    Tip.submitted_at.is_not(None),
+                    Tip.submitted_at >= since,
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def _unused_reference(session: AsyncSession) -> str:
+    while True:
+        reference = new_reference()
+        taken = (await session.execute(select(Tip.id).where(Tip.reference == reference))).first()
+        if taken is None:
+            return reference
+
+
+async def create_draft(session: AsyncSession, reporter: Reporter, language: str) -> Tip:
+    tip = Tip(
+        reference=await _unused_reference(session),
+        reporter_id=reporter.id,
+        status=TIP_DRAFT,
+        step=STEPS[0],
+        language=language,
+    )
+    session.add(tip)
+    await session.flush()
+    await custody.append(
+        session,
+        actor=custody.reporter_actor(reporter.pseudonym),
+        action="draft_created",
+        tip_id=tip.id,
+        details={"reference": tip.reference},
+    )
+    return tip
+
+
+def append_description(tip: Tip, text_: str, *, total_limit: int) -> bool:
+    """Add a message to the description; False (and no change) if it would exceed the limit."""
+    current = tip.description or ""
+    combined = f"{current}\n\n{text_}" if current else text_
+    if len(combined) > total_limit:
+        return False
+    tip.description = combined
+    return True
+
+
+def set_category(tip: Tip, code: str) -> None:
+    tip.category = code
+
+
+def set_incident_date(tip: Tip, value: date | None, precision: str, at: time | None) -> None:
+    tip.incident_date = value
+    tip.incident_date_precision = precision
+    tip.incident_time = at if precision == "day" else None
+
+
+def set_place_from_point(
+    tip: Tip, lat: float, lon: float, nearest: NearestPlace | None, label: str | None
+) -> None:
+    """A point the reporter shared; its settlement is the nearest one, so approximate."""
+    tip.location_source = "shared_point"
+    tip.location_precision = "point"
+    tip.lat = round(lat, 6)
+    tip.lon = round(lon, 6)
+    tip.place_text = label
+    _set_settlement(tip, nearest.place if nearest else None)
+    tip.settlement_distance_km = round(nearest.distance_km, 2) if nearest else None
+
+
+def set_place_from_settlement(tip: Tip, place: Place, typed: str | None) -> None:
+    tip.location_source = "typed_place"
+    tip.location_precision = "settlement"
+    tip.lat = place.lat
+    tip.lon = place.lon
+    tip.place_text = typed
+    _set_settlement(tip, place)
+    tip.settlement_distance_km = None
+
+
+def set_place_as_typed(tip: Tip, typed: str) -> None:
+    tip.location_source = "typed_place"
+    tip.location_precision = "text"
+    tip.lat = tip.lon = None
+    tip.place_text = typed
+    _set_settlement(tip, None)
+    tip.settlement_distance_km = None
+
+
+def set_place_unknown(tip: Tip) -> None:
+    tip.location_source = "none"
+    tip.location_precision = "none"
+    tip.lat = tip.lon = None
+    tip.place_text = None
+    _set_settlement(tip, None)
+    tip.settlement_distance_km = None
+
+
+def _set_settlement(tip: Tip, place: Place | None) -> None:
+    tip.settlement = place.name_uk if place else None
+    tip.settlement_id = place.geonameid if place else None
+    tip.oblast = place.oblast if place else None
+
+
+def set_perpetrator(tip: Tip, code: str, text_: str | None = None) -> None:
+    tip.perpetrator = code
+    tip.perpetrator_text = text_
+
+
+# ---------------------------------------------------------------------------- media
+
+
+@dataclass(slots=True)
+class NewMedia:
+    """What the handler learned about one incoming file, before it is recorded."""
+
+    kind: str
+    file_id: str
+    file_unique_id: str
+    media_group_id: str | None
+    file_name: str | None
+    declared_mime: str | None
+    size: int | None
+    recompressed: bool
+    telegram_date: datetime | None
+    received_at: datetime
+    width: int | None = None
+    height: int | None = None
+    duration: int | None = None
+    caption: str | None = None
+    forward_origin: dict[str, Any] | None = None
+    status: str = "stored"
+    failure_reason: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+async def count_media(session: AsyncSession, tip_id: int) -> int:
+    """Files that count against the per-report limit (failed downloads do not)."""
+    return int(
+        (
+            await session.execute(
+                select(func.count(Media.id)).where(
+                    Media.tip_id == tip_id, Media.status != MEDIA_FAILED
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def media_counts(session: AsyncSession, tip_id: int) -> dict[str, int]:
+    """Files of a report by kind (photo, video, ...), failed downloads left out."""
+    rows = await session.execute(
+        select(Media.kind, func.count(Media.id))
+        .where(Media.tip_id == tip_id, Media.status != MEDIA_FAILED)
+        .group_by(Media.kind)
+    )
+    return {kind: int(count) for kind, count in rows.all()}
+
+
+async def lock_content(session: AsyncSession, sha256: str) -> None:
+    """Serialise writers and erasers of one content hash (PostgreSQL advisory lock).
+
+    SQLite needs nothing: its write transactions already exclude each other.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"content:" + sha256.encode()).digest()[:8], "big")
+        key -= 1 << 63 if key >= 1 << 63 else 0
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def add_media(
+    session: AsyncSession,
+    tip: Tip,
+    new: NewMedia,
+    staged: StagedFile | None,
+    *,
+    actor: str,
+    store: MediaStore,
+) -> Media:
+    """Record a file (and put its staged original in place) in the caller's transaction."""
+    if staged is not None:
+        await lock_content(session, staged.sha256)
+    media = Media(
+        tip_id=tip.id,
+        kind=new.kind,
+        file_id=new.file_id,
+        file_unique_id=new.file_unique_id,
+        media_group_id=new.media_group_id,
+        file_name=new.file_name,
+        declared_mime=new.declared_mime,
+        detected_mime=staged.detected_mime if staged else None,
+        size=staged.size if staged else new.size,
+        sha256=staged.sha256 if staged else None,
+        storage_key=staged.storage_key if staged else None,
+        status=new.status,
+        failure_reason=new.failure_reason,
+        recompressed=new.recompressed,
+        width=new.width,
+        height=new.height,
+        duration=new.duration,
+        caption=new.caption,
+        forward_origin=new.forward_origin,
+        telegram_date=new.telegram_date,
+        received_at=new.received_at,
+        file_metadata=new.metadata,
+    )
+    session.add(media)
+    tip.updated_at = utcnow()
+    await session.flush()
+    if staged is not None:
+        store.commit(staged)
+    await custody.append(
+        session,
+        actor=actor,
+        action="file_received",
+        tip_id=tip.id,
+        details={
+            "media_id": media.id,
+            "kind": media.kind,
+            "status": media.status,
+            "sha256": media.sha256,
+            "size": media.size,
+            "file_unique_id": media.file_unique_id,
+            "recompressed": media.recompressed,
+        },
+    )
+    return media
+
+
+async def _erase_media(session: AsyncSession, media: Sequence[Media], store: MediaStore) -> int:
+    """Delete media rows and every original no other row still references."""
+    keys = {m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key}
+    ids = [m.id for m in media]
+    if ids:
+        await session.execute(delete(Media).where(Media.id.in_(ids)))
+    removed = 0
+    for sha256, key in sorted(keys.items()):
+        await lock_content(session, sha256)
+        still_used = (
+            await session.execute(select(Media.id).where(Media.sha256 == sha256).limit(1))
+        ).first()
+        if still_used is None and store.delete(key):
+            removed += 1
+    return removed
+
+
+# ---------------------------------------------------------------------------- submit
+
+
+async def submit(session: AsyncSession, tip: Tip, *, actor: str) -> None:
+    """Submit a draft: status, custody entry and the moderators' outbox row, together."""
+    now = utcnow()
+    tip.status = TIP_SUBMITTED
+    tip.step = None
+    tip.return_to_review = False
+    tip.submitted_at = now
+    media_count = await count_media(session, tip.id)
+    session.add(
+        OutboxMessage(
+            kind=OUTBOX_TIP_SUBMITTED,
+            tip_id=tip.id,
+            payload={"reference": tip.reference},
+            status=OUTBOX_PENDING,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    await session.flush()
+    await custody.append(
+        session,
+        actor=actor,
+        action="submitted",
+        tip_id=tip.id,
+        details={"reference": tip.reference, "media": media_count},
+    )
+
+
+async def discard_draft(
+    session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore, reason: str
+) -> None:
+    """Delete an unfinished report and its files; a content-free custody entry remains."""
+    media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
+    files = len(media)
+    await _erase_media(session, media, store)
+    tip_id, reference = tip.id, tip.reference
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.tip_id == tip_id).values(tip_id=None)
+    )
+    await session.delete(tip)
+    await session.flush()
+    await custody.append(
+        session,
+        actor=actor,
+        action="draft_deleted",
+        tip_id=tip_id,
+        details={"reference": reference, "files": files, "reason": reason},
+    )
+
+
+# ---------------------------------------------------------------------------- my reports
+
+
+async def list_tips(session: AsyncSession, reporter_id: int, *, limit: int = 20) -> list[Tip]:
+    """The reporter's reports, newest first, excluding the current draft."""
+    return list(
+        (
+            await session.execute(
+                select(Tip)
+                .where(Tip.reporter_id == reporter_id, Tip.status != TIP_DRAFT)
+                .order_by(Tip.id.desc())
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+# ---------------------------------------------------------------------------- erasure
+
+
+async def erasable_message_ids(
+    session: AsyncSession, reporter_id: int, *, up_to: int, now: datetime | None = None
+) -> list[int]:
+    """Message ids of this chat Telegram still lets the bot delete, oldest first.
+
+    In a private chat with a bot both sides' messages share one id sequence, so every id
+    from the reporter's oldest message younger than the window up to ``up_to`` is in range.
+    """
+    now = now or utcnow()
+    oldest = (
+        await session.execute(
+            select(func.min(ChatMessage.message_id)).where(
+                ChatMessage.reporter_id == reporter_id,
+                ChatMessage.sent_at >= now - ERASE_WINDOW,
+            )
+        )
+    ).scalar_one()
+    if oldest is None:
+        return []
+    return list(range(int(oldest), up_to + 1))
+
+
+async def forget_chat_messages(session: AsyncSession, reporter_id: int) -> None:
+    await session.execute(delete(ChatMessage).where(ChatMessage.reporter_id == reporter_id))
+
+
+async def prune_chat_messages(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Drop message ids too old to be deleted any more: they serve no purpose."""
+    now = now or utcnow()
+    result = await session.execute(
+        delete(ChatMessage).where(ChatMessage.sent_at < now - ERASE_WINDOW)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionSummary:
+    drafts_deleted: int
+    withdrawn: list[str]
+    kept: list[str]
+
+
+async def delete_reporter_data(
+    session: AsyncSession, reporter: Reporter, *, store: MediaStore
+) -> DeletionSummary:
+    """ "Delete my data": drafts go; submitted reports not yet reviewed are withdrawn and
+    their content and files erased; reports already in review stay (they are evidence).
+    The encrypted chat id and consent are forgotten; content-free custody entries remain."""
+    actor = custody.reporter_actor(reporter.pseudonym)
+    tips = (
+        (await session.execute(select(Tip).where(Tip.reporter_id == reporter.id))).scalars().all()
+    )
+    drafts = 0
+    withdrawn: list[str] = []
+    kept: list[str] = []
+    for tip in tips:
+        if tip.status == TIP_DRAFT:
+            await discard_draft(session, tip, actor=actor, store=store, reason="data_deleted")
+            drafts += 1
+        elif tip.status == TIP_SUBMITTED:
+            await _withdraw_and_erase(session, tip, actor=actor, store=store)
+            withdrawn.append(tip.reference)
+        elif tip.status != TIP_WITHDRAWN:
+            kept.append(tip.reference)
+    await forget_chat_messages(session, reporter.id)
+    reporter.chat_id_enc = None
+    reporter.consented_at = None
+    reporter.privacy_version = None
+    reporter.data_deleted_at = utcnow()
+    await session.flush()
+    await custody.append(
+        session,
+        actor=actor,
+        action="data_deleted",
+        details={"drafts": drafts, "withdrawn": len(withdrawn), "kept": len(kept)},
+    )
+    return DeletionSummary(drafts, withdrawn, kept)
+
+
+async def _withdraw_and_erase(
+    session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore
+) -> None:
+    media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
+    files = len(media)
+    await _erase_media(session, media, store)
+    tip.status = TIP_WITHDRAWN
+    for column in (
+        "category",
+        "description",
+        "incident_date",
+        "incident_date_precision",
+        "incident_time",
+        "location_source",
+        "location_precision",
+        "lat",
+        "lon",
+        "place_text",
+        "settlement",
+        "settlement_id",
+        "settlement_distance_km",
+        "oblast",
+        "perpetrator",
+        "perpetrator_text",
+    ):
+        setattr(tip, column, None)
+    tip.contact_allowed = False
+    # A card not yet posted is not posted; one already posted is marked withdrawn.
+    pending = (
+        (
+            await session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.tip_id == tip.id, OutboxMessage.status == OUTBOX_PENDING
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if pending:
+        for row in pending:
+            row.status = OUTBOX_CANCELLED
+    else:
+        now = utcnow()
+        session.add(
+            OutboxMessage(
+                kind=OUTBOX_TIP_WITHDRAWN,
+                tip_id=tip.id,
+                payload={"reference": tip.reference},
+                status=OUTBOX_PENDING,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    await session.flush()
+    await custody.append(
+        session, actor=actor, action="withdrawn", tip_id=tip.id, details={"reason": "reporter"}
+    )
+    await custody.append(
+        session,
+        actor=actor,
+        action="erased",
+        tip_id=tip.id,
+        details={"files": files, "content": True},
+    )

@@ -1,0 +1,176 @@
+"""What every handler shares: the services, the typed context, who is writing, and replies.
+
+A handler is wrapped with :func:`handler` so the update's log line names it and an
+exception is turned into an apology in the user's language (the error handler does that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.gazetteer import Gazetteer
+from bot.i18n import Catalog, Html, pick_language
+from bot.keys import Keyring
+from bot.media import FileDownloader, MediaStore
+from bot.processor import ChatOrderedProcessor, mark_handled
+from bot.settings import Settings
+from db.engine import SessionFactory
+
+log = logging.getLogger(__name__)
+
+Markup: TypeAlias = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything handlers need, built once by :mod:`bot.app`."""
+
+    settings: Settings
+    catalog: Catalog
+    keyring: Keyring
+    sessions: SessionFactory
+    store: MediaStore
+    downloader: FileDownloader
+    gazetteer: Gazetteer
+    processor: ChatOrderedProcessor
+    timezone: ZoneInfo
+    official_handle: str = ""
+    bot_username: str = ""
+    # Set by handlers.evidence at wiring time (kept here to avoid a module cycle).
+    acks: Any = None
+
+
+class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context with a typed view of our services."""
+
+    @property
+    def services(self) -> Services:
+        return cast(Services, self.bot_data["services"])
+
+
+TipbotApp: TypeAlias = Application[
+    ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]
+Callback: TypeAlias = Callable[[Update, Ctx], Coroutine[Any, Any, None]]
+
+
+def handler(name: str) -> Callable[[Callback], Callback]:
+    """Name a callback in the per-update log line."""
+
+    def decorate(func: Callback) -> Callback:
+        @functools.wraps(func)
+        async def wrapper(update: Update, context: Ctx) -> None:
+            mark_handled(name)
+            await func(update, context)
+
+        return wrapper
+
+    return decorate
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The human behind a private-chat update, as the bot may know them."""
+
+    user_id: int
+    chat_id: int
+    pseudonym: str
+    telegram_language: str
+
+
+def person(update: Update, services: Services) -> Person | None:
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    return Person(
+        user_id=user.id,
+        chat_id=chat.id,
+        pseudonym=services.keyring.pseudonym(user.id),
+        telegram_language=pick_language(user.language_code),
+    )
+
+
+# ---------------------------------------------------------------------------- keyboards
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    if len(data.encode()) > 64:
+        raise ValueError(f"callback data over 64 bytes: {data[:20]}...")
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([list(row) for row in rows if row])
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A message to show: HTML text and its keyboard."""
+
+    text: Html
+    markup: Markup = None
+
+    def with_prefix(self, prefix: str) -> Screen:
+        return Screen(Html(f"{prefix}\n\n{self.text}" if prefix else self.text), self.markup)
+
+
+# ---------------------------------------------------------------------------- replies
+
+
+async def send(context: Ctx, chat_id: int, screen: Screen) -> Message | None:
+    """Send a message; a reporter who blocked the bot is not an error worth more than a log."""
+    try:
+        return await context.bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
+    except Forbidden:
+        log.info("chat unreachable (blocked or deleted)")
+        return None
+
+
+async def show(update: Update, context: Ctx, screen: Screen) -> Message | None:
+    """Show ``screen``: in place of the pressed button's message for a callback with an inline
+    keyboard (or none), as a new message otherwise."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    inline = screen.markup is None or isinstance(screen.markup, InlineKeyboardMarkup)
+    if query is not None and inline and isinstance(query.message, Message):
+        try:
+            edited = await query.message.edit_text(
+                screen.text, reply_markup=cast(InlineKeyboardMarkup | None, screen.markup)
+            )
+            return edited if isinstance(edited, Message) else None
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return query.message
+            # Too old to edit, or gone: fall through to a new message.
+    return await send(context, chat.id, screen)
+
+
+async def answer(
+    query: CallbackQuery | None, text: str | None = None, *, alert: bool = False
+) -> None:
+    """Stop the button's spinner; an expired query is not worth failing for."""
+    if query is None:
+        return
+    with contextlib.suppress(BadRequest):
+        await query.answer(text, show_alert=alert)

@@ -1,0 +1,419 @@
+"""Evidence files: received at any step of a draft, hashed on receipt, acknowledged per burst.
+
+A file is described from its message (kind, ids, declared name and type, size, album,
+forward origin), downloaded through :class:`bot.media.FileDownloader` unless it is over the
+Bot API server's limit (then it is recorded as ``too_large`` and the reporter is told), and
+recorded with a custody entry. Albums arrive as separate updates with no end marker, so the
+reporter gets one acknowledgement once their chat has been quiet for a moment
+(:class:`BurstAcks`), not one per file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import (
+    File,
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from bot import custody, intake
+from bot.i18n import Html
+from bot.media import DownloadError, StagedFile, TooLargeError
+from bot.metadata import extract_metadata
+from bot.processor import ChatOrderedProcessor
+from db.engine import transaction
+from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip
+from handlers import render
+from handlers.base import Ctx, Screen, Services, person, send
+from handlers.intake import consent_first, daily_limit_reply, load_state, note_message
+from handlers.replies import deliver
+
+log = logging.getLogger(__name__)
+
+_MB = 1024 * 1024
+
+
+def is_media(message: Message) -> bool:
+    return bool(message.photo) or any(
+        getattr(message, kind) is not None
+        for kind in ("video", "document", "voice", "audio", "video_note", "animation")
+    )
+
+
+def _seconds(value: int | timedelta | None) -> int | None:
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return value
+
+
+def forward_origin(message: Message) -> dict[str, Any] | None:
+    """Where a forwarded file came from. A private person's identity is not kept."""
+    origin = message.forward_origin
+    if origin is None:
+        return None
+    data: dict[str, Any] = {"type": origin.type, "date": origin.date.isoformat()}
+    if isinstance(origin, MessageOriginChannel):
+        data.update(
+            chat_id=origin.chat.id,
+            title=origin.chat.title,
+            username=origin.chat.username,
+            message_id=origin.message_id,
+        )
+    elif isinstance(origin, MessageOriginChat):
+        data.update(
+            chat_id=origin.sender_chat.id,
+            title=origin.sender_chat.title,
+            username=origin.sender_chat.username,
+        )
+    elif isinstance(origin, MessageOriginUser | MessageOriginHiddenUser):
+        pass  # a third person: only the fact and the date
+    return data
+
+
+def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
+    """What the message says about its file, before anything is downloaded."""
+    common: dict[str, Any] = {
+        "media_group_id": message.media_group_id,
+        "telegram_date": message.date,
+        "received_at": received_at,
+        "caption": message.caption,
+        "forward_origin": forward_origin(message),
+    }
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return intake.NewMedia(
+            kind="photo",
+            file_id=largest.file_id,
+            file_unique_id=largest.file_unique_id,
+            file_name=None,
+            declared_mime="image/jpeg",
+            size=largest.file_size,
+            recompressed=True,
+            width=largest.width,
+            height=largest.height,
+            **common,
+        )
+    if message.animation is not None:
+        a = message.animation
+        return intake.NewMedia(
+            kind="animation", file_id=a.file_id, file_unique_id=a.file_unique_id,
+            file_name=a.file_name, declared_mime=a.mime_type, size=a.file_size,
+            recompressed=False, width=a.width, height=a.height,
+            duration=_seconds(a.duration), **common,
+        )  # fmt: skip
+    if message.video is not None:
+        v = message.video
+        return intake.NewMedia(
+            kind="video", file_id=v.file_id, file_unique_id=v.file_unique_id,
+            file_name=v.file_name, declared_mime=v.mime_type, size=v.file_size,
+            recompressed=False, width=v.width, height=v.height,
+            duration=_seconds(v.duration), **common,
+        )  # fmt: skip
+    if message.video_note is not None:
+        n = message.video_note
+        return intake.NewMedia(
+            kind="video_note", file_id=n.file_id, file_unique_id=n.file_unique_id,
+            file_name=None, declared_mime="video/mp4", size=n.file_size, recompressed=False,
+            width=n.length, height=n.length, duration=_seconds(n.duration), **common,
+        )  # fmt: skip
+    if message.voice is not None:
+        vo = message.voice
+        return intake.NewMedia(
+            kind="voice", file_id=vo.file_id, file_unique_id=vo.file_unique_id, file_name=None,
+            declared_mime=vo.mime_type, size=vo.file_size, recompressed=False,
+            duration=_seconds(vo.duration), **common,
+        )  # fmt: skip
+    if message.audio is not None:
+        au = message.audio
+        return intake.NewMedia(
+            kind="audio", file_id=au.file_id, file_unique_id=au.file_unique_id,
+            file_name=au.file_name, declared_mime=au.mime_type, size=au.file_size,
+            recompressed=False, duration=_seconds(au.duration), **common,
+        )  # fmt: skip
+    if message.document is not None:
+        d = message.document
+        return intake.NewMedia(
+            kind="document", file_id=d.file_id, file_unique_id=d.file_unique_id,
+            file_name=d.file_name, declared_mime=d.mime_type, size=d.file_size,
+            recompressed=False, **common,
+        )  # fmt: skip
+    return None
+
+
+# ---------------------------------------------------------------------------- bursts
+
+
+@dataclass(slots=True)
+class Burst:
+    """What arrived in one chat since the last acknowledgement."""
+
+    lang: str
+    stored: int = 0
+    too_large: list[tuple[str, int | None]] = field(default_factory=list)
+    failed: int = 0
+    refused: int = 0
+    compressed: bool = False
+    new_report: bool = False
+
+
+class BurstAcks:
+    """One acknowledgement per album or burst, once the chat has been quiet for ``delay``.
+
+    Wired to the update processor: a new update of the chat postpones the acknowledgement,
+    the end of one (re)arms it, and the acknowledgement itself is sent in the chat's turn, so
+    it never overtakes the reporter's next step. Handlers that answer a burst themselves
+    (the Done button) :meth:`take` it.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        processor: ChatOrderedProcessor,
+        deliver: Callable[[int, Burst], Awaitable[None]],
+        *,
+        delay: float,
+    ) -> None:
+        self._services = services
+        self._processor = processor
+        self._deliver = deliver
+        self._delay = delay
+        self._pending: dict[int, Burst] = {}
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._sleeping: set[int] = set()
+        processor.chat_started.append(self._postpone)
+        processor.chat_finished.append(self._arm_if_pending)
+
+    def burst(self, chat_id: int, lang: str) -> Burst:
+        burst = self._pending.setdefault(chat_id, Burst(lang))
+        burst.lang = lang
+        return burst
+
+    def take(self, chat_id: int) -> Burst | None:
+        self._postpone(chat_id)
+        return self._pending.pop(chat_id, None)
+
+    def _postpone(self, chat_id: int) -> None:
+        if chat_id in self._sleeping:
+            timer = self._timers.pop(chat_id, None)
+            self._sleeping.discard(chat_id)
+            if timer is not None:
+                timer.cancel()
+
+    def _arm_if_pending(self, chat_id: int) -> None:
+        if chat_id in self._pending and chat_id not in self._timers:
+            self._sleeping.add(chat_id)
+            self._timers[chat_id] = asyncio.get_running_loop().create_task(self._fire(chat_id))
+
+    async def _fire(self, chat_id: int) -> None:
+        try:
+            await asyncio.sleep(self._delay)
+            self._sleeping.discard(chat_id)
+            await self._processor.run_in_chat(chat_id, self._flush(chat_id))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("acknowledgement failed")
+        finally:
+            if self._timers.get(chat_id) is asyncio.current_task():
+                self._timers.pop(chat_id, None)
+
+    async def _flush(self, chat_id: int) -> None:
+        self._timers.pop(chat_id, None)
+        burst = self._pending.pop(chat_id, None)
+        if burst is not None:
+            await self._deliver(chat_id, burst)
+
+    async def close(self) -> None:
+        timers = list(self._timers.values())
+        for timer in timers:
+            timer.cancel()
+        for timer in timers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await timer
+
+    async def describe(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
+        """The acknowledgement's lines (and, once per report, how to send originals)."""
+        t = self._services.catalog.t
+        lang = burst.lang
+        lines: list[str] = []
+        if burst.new_report:
+            lines.append(t(lang, "evidence-new-report"))
+        total = await intake.count_media(session, tip.id) if tip is not None else burst.stored
+        if burst.stored:
+            lines.append(t(lang, "evidence-received", count=burst.stored, total=total))
+        limit_mb = self._services.settings.download_limit_bytes // _MB
+        for name, size in burst.too_large:
+            size_mb = str(round(size / _MB)) if size else "?"
+            lines.append(t(lang, "evidence-too-large", name=name, size=size_mb, limit=limit_mb))
+        if burst.failed:
+            lines.append(t(lang, "evidence-failed", count=burst.failed))
+        if burst.refused:
+            lines.append(
+                t(
+                    lang,
+                    "evidence-limit",
+                    count=burst.refused,
+                    max=self._services.settings.tipbot_max_files_per_report,
+                )
+            )
+        if burst.compressed and tip is not None and not tip.originals_hint_sent:
+            tip.originals_hint_sent = True
+            lines.append(t(lang, "evidence-originals-hint"))
+        return "\n".join(lines)
+
+
+async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
+    """Deliver a burst's acknowledgement with the reporter's current step under it."""
+    services = context.services
+    acks: BurstAcks = services.acks
+    screen: Screen
+    async with transaction(services.sessions) as session:
+        reporter = await intake.find_reporter(session, services.keyring.pseudonym(chat_id))
+        tip = await intake.find_draft(session, reporter.id) if reporter else None
+        text = await acks.describe(session, tip, burst)
+        if tip is not None:
+            counts = await intake.media_counts(session, tip.id)
+            screen = render.step_screen(services, burst.lang, tip, counts).with_prefix(text)
+        else:
+            screen = Screen(Html(text))
+    await send(context, chat_id, screen)
+
+
+# ---------------------------------------------------------------------------- receiving
+
+
+async def _get_file(context: Ctx, file_id: str, attempts: int = 3) -> File:
+    """``getFile`` with retries on network errors and 5xx answers (429s are the rate
+    limiter's job); a 4xx refusal is final."""
+    for attempt in range(attempts):
+        try:
+            return await context.bot.get_file(file_id)
+        except BadRequest:
+            raise
+        except (TimedOut, NetworkError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * 3**attempt)
+    raise AssertionError("unreachable")
+
+
+async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
+    """Download ``new`` into staging, or mark it too large / failed (never raise)."""
+    services = context.services
+    limit = services.settings.download_limit_bytes
+    if new.size is not None and new.size > limit:
+        new.status = MEDIA_TOO_LARGE
+        return None
+    try:
+        telegram_file = await _get_file(context, new.file_id)
+        if not telegram_file.file_path:
+            raise DownloadError("no_path")
+        if telegram_file.file_size is not None and telegram_file.file_size > limit:
+            new.status = MEDIA_TOO_LARGE
+            return None
+        staged = await services.downloader.fetch(telegram_file.file_path, max_bytes=limit)
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            new.status = MEDIA_TOO_LARGE
+        else:
+            new.status, new.failure_reason = MEDIA_FAILED, "get_file_refused"
+        return None
+    except TooLargeError:
+        new.status = MEDIA_TOO_LARGE
+        return None
+    except DownloadError as exc:
+        new.status, new.failure_reason = MEDIA_FAILED, exc.reason
+        return None
+    except (TimedOut, NetworkError):
+        new.status, new.failure_reason = MEDIA_FAILED, "network"
+        return None
+    new.status = MEDIA_STORED
+    new.metadata = await asyncio.to_thread(extract_metadata, staged.tmp_path, staged.detected_mime)
+    return staged
+
+
+async def receive(update: Update, context: Ctx) -> None:
+    """Store one file a reporter sent, with its custody entry, and note it for the ack."""
+    services = context.services
+    message = update.message
+    who = person(update, services)
+    if message is None or who is None:
+        return
+    new = describe(message, intake.utcnow())
+    if new is None:
+        return
+    async with transaction(services.sessions) as session:
+        state = await load_state(session, services, who)
+        if not state.consented or state.reporter is None:
+            reply = consent_first(services, state.lang)
+        else:
+            reply = None
+            await note_message(session, state, message)
+            burst = services.acks.burst(who.chat_id, state.lang)
+            if state.draft is None:
+                reply = await daily_limit_reply(session, services, state)
+                if reply is None:
+                    state.draft = await intake.create_draft(session, state.reporter, state.lang)
+                    burst.new_report = True
+            if state.draft is not None and reply is None:
+                count = await intake.count_media(session, state.draft.id)
+                if count >= services.settings.tipbot_max_files_per_report:
+                    burst.refused += 1
+                    state.draft = None
+    if reply is not None:
+        await deliver(update, context, reply)
+        return
+    if state.draft is None:
+        return
+    tip_id, reporter_id = state.draft.id, state.reporter.id if state.reporter else 0
+    voice_testimony = new.kind == "voice" and state.draft.step == "description"
+    staged = await _fetch(context, new)
+    try:
+        async with transaction(services.sessions) as session:
+            tip = await intake.find_draft(session, reporter_id)
+            if tip is None or tip.id != tip_id:
+                new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
+            else:
+                await intake.add_media(
+                    session,
+                    tip,
+                    new,
+                    staged,
+                    actor=custody.reporter_actor(who.pseudonym),
+                    store=services.store,
+                )
+                if voice_testimony and new.status == MEDIA_STORED:
+                    counts = await intake.media_counts(session, tip.id)
+                    screen = render.step_screen(services, state.lang, tip, counts).with_prefix(
+                        services.catalog.t(state.lang, "description-voice-saved")
+                    )
+    finally:
+        if staged is not None:
+            services.store.discard(staged)
+    if voice_testimony and new.status == MEDIA_STORED:
+        await send(context, who.chat_id, screen)
+        return
+    burst = services.acks.burst(who.chat_id, state.lang)
+    if new.status == MEDIA_STORED:
+        burst.stored += 1
+        burst.compressed = burst.compressed or new.recompressed
+    elif new.status == MEDIA_TOO_LARGE:
+        burst.too_large.append(
+            (new.file_name or services.catalog.t(state.lang, f"kind-{new.kind}"), new.size)
+        )
+    else:
+        burst.failed += 1
