@@ -71,10 +71,25 @@ async def _verify(settings: Settings) -> int:
     return 3
 
 
+async def _preflight(settings: Settings) -> None:
+    """Fail fast, with one line, on what would otherwise surface deep inside PTB: the
+    database (migrated here) and the token (``getMe``)."""
+    from telegram import Bot
+
+    await _migrate(settings)
+    api = settings.telegram_api_url
+    bot = Bot(settings.token(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
+    try:
+        await bot.initialize()
+    finally:
+        await bot.shutdown()
+
+
 def _run(settings: Settings) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     settings.token()
+    asyncio.run(_preflight(settings))
     secret = load_or_create_secret(
         settings.tipbot_secret_key.get_secret_value() if settings.tipbot_secret_key else None,
         settings.tipbot_data_dir,

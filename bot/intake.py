@@ -542,7 +542,9 @@ async def delete_reporter_data(
     The encrypted chat id and consent are forgotten; content-free custody entries remain."""
     actor = custody.reporter_actor(reporter.pseudonym)
     tips = (
-        (await session.execute(select(Tip).where(Tip.reporter_id == reporter.id))).scalars().all()
+        (await session.execute(select(Tip).where(Tip.reporter_id == reporter.id).order_by(Tip.id)))
+        .scalars()
+        .all()
     )
     drafts = 0
     withdrawn: list[str] = []

@@ -61,14 +61,13 @@ class BotHarness:
             settings = settings.model_copy(update=settings_overrides)
         app = build_application(settings, self.secret, engine=self.engine, request_timeout=10.0)
         app.bot_data["services"].processor.update_done.append(self._on_done)
+        # What Application.run_polling does, without taking over the event loop.
         await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
-        )
         self.app = app
-        self.fake.update_waiter = self.wait_processed
+        await self.resume_polling()
 
     async def stop(self) -> None:
         app = self.app
@@ -79,8 +78,28 @@ class BotHarness:
             await app.updater.stop()
         if app.running:
             await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
         self.app = None
+
+    async def pause_polling(self) -> None:
+        """Stop fetching updates but keep the application running (another takes over)."""
+        assert self.app is not None
+        assert self.app.updater is not None
+        await self.app.updater.stop()
+        if self.fake.update_waiter == self.wait_processed:
+            self.fake.update_waiter = None
+
+    async def resume_polling(self) -> None:
+        assert self.app is not None
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
+        )
+        self.fake.update_waiter = self.wait_processed
 
     async def restart(self) -> None:
         """Stop this application and start a new one on the same database (a restart)."""

@@ -97,7 +97,7 @@ cancel-nothing = There is no report in progress.
 no-open-report = This report is no longer open.
 stale-button = This button is no longer active.
 limit-reports = Thank you — you have sent { $limit } reports in the last 24 hours, the most we accept from one person per day. Please continue tomorrow.
-flood-notice = You are sending messages very fast. I'll pause for a minute; please wait and then continue. Nothing you sent before this is lost.
+flood-notice = You are sending messages very fast, so I have paused for a minute. Your last message and anything you send during the pause are not saved: please wait a minute, then send them again.
 error-generic = Sorry, something went wrong on our side. What you sent before is saved. Please try again in a moment.
 
 ## Navigation
