@@ -79,8 +79,13 @@ def build_application(
     *,
     engine: AsyncEngine | None = None,
     request_timeout: float = 30.0,
+    rate_limited: bool = True,
 ) -> TipbotApp:
-    """A ready-to-start application; ``engine`` may be shared (tests pass their own)."""
+    """A ready-to-start application; ``engine`` may be shared (tests pass their own).
+
+    ``rate_limited=False`` drops Telegram's send limits (30/s overall, 20/min per group):
+    only for benchmarks that measure processing capacity against a fake server.
+    """
     own_engine = engine is None
     engine = engine or create_engine(settings.database_url)
     flood_gate = FloodGate(settings.tipbot_max_updates_per_minute)
@@ -115,7 +120,6 @@ def build_application(
         .local_mode(settings.telegram_local_mode)
         .context_types(ContextTypes(context=Ctx))
         .concurrent_updates(processor)
-        .rate_limiter(AIORateLimiter(max_retries=5))
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -135,6 +139,8 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if rate_limited:
+        builder = builder.rate_limiter(cast(Any, AIORateLimiter(max_retries=5)))
     app = cast(TipbotApp, builder.build())
     app.bot_data["services"] = services
 

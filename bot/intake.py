@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody
@@ -52,6 +52,7 @@ OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
 
 # Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
 ERASE_WINDOW = timedelta(hours=47, minutes=50)
+CHECKPOINT_EVERY = timedelta(minutes=30)
 OUTBOX_TIP_SUBMITTED = "tip_submitted"
 OUTBOX_TIP_WITHDRAWN = "tip_withdrawn"
 
@@ -97,6 +98,29 @@ def go_to(tip: Tip, step: str, *, from_review: bool = False) -> None:
 # ---------------------------------------------------------------------------- reporters
 
 
+async def find_reporter_and_draft(
+    session: AsyncSession, pseudonym: str
+) -> tuple[Reporter | None, Tip | None]:
+    """The reporter and their open draft in one query.
+
+    On PostgreSQL the reporter's row is locked until the transaction ends, so two processes
+    handling the same reporter take turns (SQLite transactions already exclude each other).
+    """
+    row = (
+        await session.execute(
+            select(Reporter, Tip)
+            .outerjoin(Tip, and_(Tip.reporter_id == Reporter.id, Tip.status == TIP_DRAFT))
+            .where(Reporter.pseudonym == pseudonym)
+            .order_by(Tip.id.desc())
+            .limit(1)
+            .with_for_update(of=Reporter)
+        )
+    ).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
 async def find_reporter(session: AsyncSession, pseudonym: str) -> Reporter | None:
     return (
         await session.execute(select(Reporter).where(Reporter.pseudonym == pseudonym))
@@ -140,30 +164,22 @@ async def record_consent(
 
 
 async def record_incoming(
-    session: AsyncSession, reporter_id: int, message_id: int, sent_at: datetime
+    session: AsyncSession, reporter: Reporter, message_id: int, sent_at: datetime
 ) -> None:
-    """Remember a message id so the conversation can be erased later (nothing else)."""
-    session.add(ChatMessage(reporter_id=reporter_id, message_id=message_id, sent_at=sent_at))
+    """Note where the conversation is, so "erase this conversation" can reach back to it.
+
+    A checkpoint (message id and time) is written at most every half hour of activity;
+    erasing deletes every id from the last checkpoint older than Telegram's 48-hour window
+    onwards, so nothing deletable is missed and almost nothing else is stored.
+    """
+    last = reporter.last_checkpoint_at
+    if last is not None and sent_at - last < CHECKPOINT_EVERY:
+        return
+    session.add(ChatMessage(reporter_id=reporter.id, message_id=message_id, sent_at=sent_at))
+    reporter.last_checkpoint_at = sent_at
 
 
 # ---------------------------------------------------------------------------- drafts
-
-
-async def find_draft(session: AsyncSession, reporter_id: int) -> Tip | None:
-    """The reporter's unfinished report, locked for this transaction."""
-    return (
-        (
-            await session.execute(
-                select(Tip)
-                .where(Tip.reporter_id == reporter_id, Tip.status == TIP_DRAFT)
-                .order_by(Tip.id.desc())
-                .limit(1)
-                .with_for_update()
-            )
-        )
-        .scalars()
-        .first()
-    )
 
 
 async def submissions_since(session: AsyncSession, reporter_id: int, since: datetime) -> int:
@@ -495,34 +511,47 @@ async def list_tips(session: AsyncSession, reporter_id: int, *, limit: int = 20)
 async def erasable_message_ids(
     session: AsyncSession, reporter_id: int, *, up_to: int, now: datetime | None = None
 ) -> list[int]:
-    """Message ids of this chat Telegram still lets the bot delete, oldest first.
+    """Message ids of this chat Telegram may still let the bot delete, oldest first.
 
-    In a private chat with a bot both sides' messages share one id sequence, so every id
-    from the reporter's oldest message younger than the window up to ``up_to`` is in range.
+    In a private chat with a bot both sides' messages share one id sequence, so the range
+    from the last checkpoint before the 48-hour window (or the first one inside it) up to
+    ``up_to`` covers every deletable message; Telegram skips the few too old to delete.
     """
     now = now or utcnow()
-    oldest = (
+    start = (
         await session.execute(
-            select(func.min(ChatMessage.message_id)).where(
+            select(ChatMessage.message_id)
+            .where(
                 ChatMessage.reporter_id == reporter_id,
-                ChatMessage.sent_at >= now - ERASE_WINDOW,
+                ChatMessage.sent_at < now - ERASE_WINDOW,
             )
+            .order_by(ChatMessage.sent_at.desc())
+            .limit(1)
         )
-    ).scalar_one()
-    if oldest is None:
+    ).scalar_one_or_none()
+    if start is None:
+        start = (
+            await session.execute(
+                select(func.min(ChatMessage.message_id)).where(
+                    ChatMessage.reporter_id == reporter_id
+                )
+            )
+        ).scalar_one()
+    if start is None:
         return []
-    return list(range(int(oldest), up_to + 1))
+    return list(range(int(start), up_to + 1))
 
 
-async def forget_chat_messages(session: AsyncSession, reporter_id: int) -> None:
-    await session.execute(delete(ChatMessage).where(ChatMessage.reporter_id == reporter_id))
+async def forget_chat_messages(session: AsyncSession, reporter: Reporter) -> None:
+    await session.execute(delete(ChatMessage).where(ChatMessage.reporter_id == reporter.id))
+    reporter.last_checkpoint_at = None
 
 
 async def prune_chat_messages(session: AsyncSession, *, now: datetime | None = None) -> int:
-    """Drop message ids too old to be deleted any more: they serve no purpose."""
+    """Drop checkpoints too old to matter (a day past the 48-hour window)."""
     now = now or utcnow()
     result = await session.execute(
-        delete(ChatMessage).where(ChatMessage.sent_at < now - ERASE_WINDOW)
+        delete(ChatMessage).where(ChatMessage.sent_at < now - ERASE_WINDOW - timedelta(days=1))
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -558,7 +587,7 @@ async def delete_reporter_data(
             withdrawn.append(tip.reference)
         elif tip.status != TIP_WITHDRAWN:
             kept.append(tip.reference)
-    await forget_chat_messages(session, reporter.id)
+    await forget_chat_messages(session, reporter)
     reporter.chat_id_enc = None
     reporter.consented_at = None
     reporter.privacy_version = None

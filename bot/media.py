@@ -130,7 +130,9 @@ class MediaStore:
                         head += chunk[: _SNIFF_BYTES - len(head)]
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                # Durable before the database says we have it; a disk flush must not stall
+                # every other chat, so it happens off the event loop.
+                await asyncio.to_thread(os.fsync, out.fileno())
             if expected_size is not None and size != expected_size:
                 raise DownloadError("truncated", retryable=True)
         except BaseException:

@@ -103,6 +103,8 @@ class Reporter(Base):
     privacy_version: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     data_deleted_at: Mapped[datetime | None]
+    # When the last erase checkpoint (chat_message row) was written.
+    last_checkpoint_at: Mapped[datetime | None]
 
     tips: Mapped[list[Tip]] = relationship(back_populates="reporter")
 
@@ -240,7 +242,8 @@ class OutboxMessage(Base):
 
 
 class ChatMessage(Base):
-    """A reporter's message id and time, kept only so the chat can be erased (48 h window)."""
+    """An erase checkpoint: a message id of a reporter's chat and its time, kept only so the
+    conversation can be erased within Telegram's 48-hour window."""
 
     __tablename__ = "chat_message"
     __table_args__ = (Index("ix_chat_message_reporter_sent", "reporter_id", "sent_at"),)

@@ -91,7 +91,7 @@ async def erase_button(update: Update, context: Ctx) -> None:
             ids = await intake.erasable_message_ids(
                 session, state.reporter.id, up_to=query.message.message_id
             )
-            await intake.forget_chat_messages(session, state.reporter.id)
+            await intake.forget_chat_messages(session, state.reporter)
             await custody.append(
                 session,
                 actor=custody.reporter_actor(state.reporter.pseudonym),

@@ -190,7 +190,7 @@ async def consent_button(update: Update, context: Ctx) -> None:
                 if message is not None:
                     # The /start before the introduction, so erasing reaches it too.
                     await intake.record_incoming(
-                        session, state.reporter.id, max(1, message.message_id - 1), message.date
+                        session, state.reporter, max(1, message.message_id - 1), message.date
                     )
                 state.lang = lang
             text = services.catalog.t(state.lang, "consent-thanks")

@@ -282,8 +282,7 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
     acks: BurstAcks = services.acks
     screen: Screen
     async with transaction(services.sessions) as session:
-        reporter = await intake.find_reporter(session, services.keyring.pseudonym(chat_id))
-        tip = await intake.find_draft(session, reporter.id) if reporter else None
+        _, tip = await intake.find_reporter_and_draft(session, services.keyring.pseudonym(chat_id))
         text = await acks.describe(session, tip, burst)
         if tip is not None:
             counts = await intake.media_counts(session, tip.id)
@@ -379,12 +378,12 @@ async def receive(update: Update, context: Ctx) -> None:
         return
     if state.draft is None:
         return
-    tip_id, reporter_id = state.draft.id, state.reporter.id if state.reporter else 0
+    tip_id = state.draft.id
     voice_testimony = new.kind == "voice" and state.draft.step == "description"
     staged = await _fetch(context, new)
     try:
         async with transaction(services.sessions) as session:
-            tip = await intake.find_draft(session, reporter_id)
+            _, tip = await intake.find_reporter_and_draft(session, who.pseudonym)
             if tip is None or tip.id != tip_id:
                 new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
             else:

@@ -26,6 +26,8 @@ from handlers.base import Ctx, Person, Screen, Services, handler, person
 from handlers.replies import Reply, deliver
 
 _PLACE_TEXT_MAX = 500
+# Steps whose screen shows the report's files (the others need no query for them).
+_COUNTED_STEPS = frozenset({"description", "evidence", "review"})
 _PERPETRATOR_TEXT_MAX = 1000
 
 
@@ -44,9 +46,10 @@ class State:
 
 
 async def load_state(session: AsyncSession, services: Services, who: Person) -> State:
-    reporter = await intake.find_reporter(session, who.pseudonym)
+    reporter, draft = await intake.find_reporter_and_draft(session, who.pseudonym)
     consented = intake.has_consented(reporter)
-    draft = await intake.find_draft(session, reporter.id) if reporter and consented else None
+    if not consented:
+        draft = None
     lang = reporter.language if reporter and consented else who.telegram_language
     return State(who, reporter, draft, lang)
 
@@ -54,7 +57,7 @@ async def load_state(session: AsyncSession, services: Services, who: Person) -> 
 async def note_message(session: AsyncSession, state: State, message: Message | None) -> None:
     """Remember an incoming message's id so "erase this conversation" can reach it."""
     if message is not None and state.reporter is not None and state.consented:
-        await intake.record_incoming(session, state.reporter.id, message.message_id, message.date)
+        await intake.record_incoming(session, state.reporter, message.message_id, message.date)
 
 
 def consent_first(services: Services, lang: str) -> Reply:
@@ -92,7 +95,7 @@ async def step_screens(
     session: AsyncSession, services: Services, tip: Tip, lang: str, *, variant: str = ""
 ) -> list[Screen]:
     """The current step's prompt (plus the location keyboard when entering "where")."""
-    counts = await intake.media_counts(session, tip.id)
+    counts = await intake.media_counts(session, tip.id) if tip.step in _COUNTED_STEPS else {}
     screens = [render.step_screen(services, lang, tip, counts, variant=variant)]
     if tip.step == "where" and not variant:
         screens.append(location_keyboard(services, lang))

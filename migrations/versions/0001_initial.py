@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("privacy_version", sa.String(length=16), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("data_deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_checkpoint_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporter")),
         sa.UniqueConstraint("pseudonym", name=op.f("uq_reporter_pseudonym")),
     )

@@ -220,6 +220,8 @@ class FakeTelegramCore:
         self.clock: FakeClock = clock or FakeClock()
         self.files: FileStore = FileStore(seed=token)
         self.calls: list[ApiCall] = []
+        #: Called with every recorded call as it is recorded (benchmarks, custom waits).
+        self.call_listeners: list[Callable[[ApiCall], None]] = []
         self.update_waiter: UpdateWaiter | None = None
         self.group_limit: GroupLimit | None = None
         self.group_limit_violations: int = 0

@@ -688,6 +688,8 @@ class FakeTelegram(ApiMethods):
                 http_method=http_method,
             )
         )
+        for listener in self.call_listeners:
+            listener(self.calls[-1])
         self._bump()
 
     async def _handle_api(self, request: web.Request) -> web.Response:
