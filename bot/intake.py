@@ -8,7 +8,6 @@ at every step, so a restart or a second process continues where the reporter sto
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -416,21 +415,21 @@ async def add_media(
     return media
 
 
-async def _erase_media(session: AsyncSession, media: Sequence[Media], store: MediaStore) -> int:
-    """Delete media rows and every original no other row still references."""
+async def _erase_media(session: AsyncSession, tip: Tip, store: MediaStore) -> int:
+    """Delete a tip's media rows, and every original no other row still references;
+    return how many rows went."""
+    media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
     keys = {m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key}
-    ids = [m.id for m in media]
-    if ids:
-        await session.execute(delete(Media).where(Media.id.in_(ids)))
-    removed = 0
+    if media:
+        await session.execute(delete(Media).where(Media.id.in_([m.id for m in media])))
     for sha256, key in sorted(keys.items()):
         await lock_content(session, sha256)
         still_used = (
             await session.execute(select(Media.id).where(Media.sha256 == sha256).limit(1))
         ).first()
-        if still_used is None and store.delete(key):
-            removed += 1
-    return removed
+        if still_used is None:
+            store.delete(key)
+    return len(media)
 
 
 # ---------------------------------------------------------------------------- submit
@@ -468,9 +467,7 @@ async def discard_draft(
     session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore, reason: str
 ) -> None:
     """Delete an unfinished report and its files; a content-free custody entry remains."""
-    media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
-    files = len(media)
-    await _erase_media(session, media, store)
+    files = await _erase_media(session, tip, store)
     tip_id, reference = tip.id, tip.reference
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.tip_id == tip_id).values(tip_id=None)
@@ -605,9 +602,7 @@ async def delete_reporter_data(
 async def _withdraw_and_erase(
     session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore
 ) -> None:
-    media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
-    files = len(media)
-    await _erase_media(session, media, store)
+    files = await _erase_media(session, tip, store)
     tip.status = TIP_WITHDRAWN
     for column in (
         "category",

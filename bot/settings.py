@@ -35,6 +35,16 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _known_codes(value: Any, known: tuple[str, ...], what: str, *, required: bool) -> Any:
+    codes = _split_list(value)
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} code(s) {', '.join(unknown)}")
+    if required and not codes:
+        raise ValueError(f"must name at least one {what}")
+    return codes
+
+
 def normalise_database_url(url: str) -> str:
     """Return ``url`` with an async driver: plain ``postgresql://`` and ``sqlite://`` URLs are
     upgraded to asyncpg and aiosqlite; anything else must already be async."""
@@ -123,22 +133,12 @@ class Settings(BaseSettings):
     @field_validator("tipbot_categories", mode="before")
     @classmethod
     def _check_categories(cls, value: Any) -> Any:
-        codes = _split_list(value)
-        unknown = [c for c in codes if c not in CATEGORY_CODES]
-        if unknown:
-            raise ValueError(f"unknown category code(s) {', '.join(unknown)}")
-        if not codes:
-            raise ValueError("must name at least one category")
-        return codes
+        return _known_codes(value, CATEGORY_CODES, "category", required=True)
 
     @field_validator("tipbot_parties", mode="before")
     @classmethod
     def _check_parties(cls, value: Any) -> Any:
-        codes = _split_list(value)
-        unknown = [c for c in codes if c not in PARTY_CODES]
-        if unknown:
-            raise ValueError(f"unknown party code(s) {', '.join(unknown)}")
-        return codes
+        return _known_codes(value, PARTY_CODES, "party", required=False)
 
     @field_validator("tipbot_secret_key")
     @classmethod

@@ -16,34 +16,34 @@ from telegram.error import Forbidden
 from bot import intake
 from bot.i18n import LANGUAGES, pick_language
 from bot.processor import mark_outcome
-from db.engine import transaction
 from handlers import render
 from handlers.account import delete_confirm, my_reports_reply
-from handlers.base import Ctx, Screen, Services, answer, handler, person, send
-from handlers.intake import State, consent_first, load_state, note_message, start_report
-from handlers.replies import Reply, deliver
+from handlers.base import Ctx, Screen, answer, handler, send
+from handlers.intake import start_report
+from handlers.replies import Reply
+from handlers.state import State, consent_first, respond
 
 log = logging.getLogger(__name__)
 
 
+def _callback_part(update: Update, index: int) -> str:
+    """The ``index``-th ``:``-separated part of a button's callback data ('' if none)."""
+    query = update.callback_query
+    parts = (query.data or "").split(":") if query is not None else []
+    return parts[index] if len(parts) > index else ""
+
+
 @handler("common.start")
 async def start(update: Update, context: Ctx) -> None:
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        catalog = state.services.catalog
         if not state.consented:
-            reply = Reply(send=[render.language_choice(services.catalog, state.lang)])
-        else:
-            await note_message(session, state, update.message)
-            if state.draft is not None:
-                reply = Reply(send=[render.resume_prompt(services, state.lang, state.draft)])
-            else:
-                welcome = services.catalog.t(state.lang, "welcome-back")
-                reply = Reply(send=[render.menu(services.catalog, state.lang, welcome)])
-    await deliver(update, context, reply)
+            return Reply(send=[render.language_choice(catalog, state.lang)])
+        if state.draft is not None:
+            return Reply(send=[render.resume_prompt(state.services, state.lang, state.draft)])
+        return Reply(send=[render.menu(catalog, state.lang, state.t("welcome-back"))])
+
+    await respond(update, context, decide)
 
 
 @handler("common.group")
@@ -61,76 +61,47 @@ async def in_group(update: Update, context: Ctx) -> None:
 
 @handler("common.language")
 async def language_command(update: Update, context: Ctx) -> None:
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-        await note_message(session, state, update.message)
-    await deliver(
-        update, context, Reply(send=[render.language_choice(services.catalog, state.lang)])
-    )
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        return Reply(send=[render.language_choice(state.services.catalog, state.lang)])
+
+    await respond(update, context, decide)
 
 
 @handler("common.help")
 async def help_command(update: Update, context: Ctx) -> None:
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-        await note_message(session, state, update.message)
-    screen = (
-        render.back_to_menu(
-            services.catalog,
-            state.lang,
-            services.catalog.t(state.lang, "help", handle=services.official_handle),
-        )
-        if state.consented
-        else Screen(services.catalog.t(state.lang, "help", handle=services.official_handle))
-    )
-    await deliver(update, context, Reply(send=[screen]))
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        text = state.t("help", handle=state.services.official_handle)
+        if state.consented:
+            return Reply(send=[render.back_to_menu(state.services.catalog, state.lang, text)])
+        return Reply(send=[Screen(text)])
+
+    await respond(update, context, decide)
 
 
 @handler("common.privacy")
 async def privacy_command(update: Update, context: Ctx) -> None:
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-        await note_message(session, state, update.message)
-    screen = render.privacy(services, state.lang, consented=state.consented)
-    await deliver(update, context, Reply(send=[screen]))
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        return Reply(send=[render.privacy(state.services, state.lang, consented=state.consented)])
+
+    await respond(update, context, decide)
 
 
 @handler("common.unknown_command")
 async def unknown_command(update: Update, context: Ctx) -> None:
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-        await note_message(session, state, update.message)
-    text = services.catalog.t(state.lang, "unknown-command")
-    await deliver(update, context, Reply(send=[Screen(text)]))
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        return Reply(send=[Screen(state.t("unknown-command"))])
+
+    await respond(update, context, decide)
 
 
 @handler("common.edited")
 async def edited_message(update: Update, context: Ctx) -> None:
     """Edits of sent messages are not picked up; say so instead of silently ignoring them."""
-    services = context.services
-    who = person(update, services)
-    if who is None:
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-    text = services.catalog.t(state.lang, "edited-ignored")
-    await deliver(update, context, Reply(send=[Screen(text)]))
+
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        return Reply(send=[Screen(state.t("edited-ignored"))])
+
+    await respond(update, context, decide)
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -139,101 +110,79 @@ async def edited_message(update: Update, context: Ctx) -> None:
 @handler("common.language_button")
 async def language_button(update: Update, context: Ctx) -> None:
     """``l:<lang>``: before consent, show the introduction; after, switch the language."""
-    services = context.services
-    query = update.callback_query
-    who = person(update, services)
-    if query is None or who is None or not query.data:
-        return
-    lang = query.data.split(":")[1] if ":" in query.data else ""
-    if lang not in LANGUAGES:
-        await answer(query)
-        return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
+    lang = _callback_part(update, 1)
+
+    async def decide(_session: AsyncSession, state: State) -> Reply:
+        if lang not in LANGUAGES:
+            return Reply()
         if state.consented and state.reporter is not None:
             state.reporter.language = lang
-            text = services.catalog.t(lang, "language-set")
-            reply = Reply(edit=render.menu(services.catalog, lang, text))
-        else:
-            reply = Reply(edit=render.intro(services, lang))
-    await deliver(update, context, reply)
+            text = state.services.catalog.t(lang, "language-set")
+            return Reply(edit=render.menu(state.services.catalog, lang, text))
+        return Reply(edit=render.intro(state.services, lang))
+
+    await respond(update, context, decide)
 
 
 @handler("common.consent_button")
 async def consent_button(update: Update, context: Ctx) -> None:
     """``c:agree|more|intro|lang:<lang>``: the introduction, the privacy notice, agreeing."""
-    services = context.services
-    query = update.callback_query
-    who = person(update, services)
-    if query is None or who is None or not query.data:
-        return
-    parts = query.data.split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    lang = parts[2] if len(parts) > 2 and parts[2] in LANGUAGES else who.telegram_language
-    if action == "more":
-        reply = Reply(edit=render.privacy(services, lang, consented=False))
-    elif action == "intro":
-        reply = Reply(edit=render.intro(services, lang))
-    elif action == "lang":
-        reply = Reply(edit=render.language_choice(services.catalog, lang))
-    elif action == "agree":
-        async with transaction(services.sessions) as session:
-            state = await load_state(session, services, who)
-            if not state.consented:
-                state.reporter = await intake.record_consent(
-                    session,
-                    pseudonym=who.pseudonym,
-                    chat_id_enc=services.keyring.encrypt_chat_id(who.chat_id),
-                    language=lang,
+    action, chosen = _callback_part(update, 1), _callback_part(update, 2)
+    pressed = update.callback_query.message if update.callback_query else None
+
+    async def decide(session: AsyncSession, state: State) -> Reply:
+        services = state.services
+        lang = chosen if chosen in LANGUAGES else state.lang
+        if action == "more":
+            return Reply(edit=render.privacy(services, lang, consented=False))
+        if action == "intro":
+            return Reply(edit=render.intro(services, lang))
+        if action == "lang":
+            return Reply(edit=render.language_choice(services.catalog, lang))
+        if action != "agree":
+            return Reply()
+        if not state.consented:
+            state.reporter = await intake.record_consent(
+                session,
+                pseudonym=state.person.pseudonym,
+                chat_id_enc=services.keyring.encrypt_chat_id(state.person.chat_id),
+                language=lang,
+            )
+            state.lang = lang
+            if pressed is not None:
+                # The /start before the introduction, so erasing reaches it too.
+                await intake.record_incoming(
+                    session, state.reporter, max(1, pressed.message_id - 1), pressed.date
                 )
-                message = query.message
-                if message is not None:
-                    # The /start before the introduction, so erasing reaches it too.
-                    await intake.record_incoming(
-                        session, state.reporter, max(1, message.message_id - 1), message.date
-                    )
-                state.lang = lang
-            text = services.catalog.t(state.lang, "consent-thanks")
-            reply = Reply(edit=render.menu(services.catalog, state.lang, text))
-    else:
-        reply = Reply()
-    await deliver(update, context, reply)
+        return Reply(edit=render.menu(services.catalog, state.lang, state.t("consent-thanks")))
+
+    await respond(update, context, decide)
 
 
 @handler("common.menu_button")
 async def menu_button(update: Update, context: Ctx) -> None:
-    """``m:<item>``: the menu's buttons."""
-    services = context.services
-    query = update.callback_query
-    who = person(update, services)
-    if query is None or who is None or not query.data:
-        return
-    item = query.data.split(":")[1] if ":" in query.data else ""
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
-        reply = await _menu_item(session, services, state, item)
-    await deliver(update, context, reply)
+    """``m:<item>``: the menu's buttons, each shown in place of the menu."""
+    item = _callback_part(update, 1)
 
+    async def decide(session: AsyncSession, state: State) -> Reply:
+        services, lang = state.services, state.lang
+        if not state.consented:
+            return consent_first(state)
+        if item == "new":
+            reply = await start_report(session, state)
+        elif item == "mine":
+            reply = await my_reports_reply(session, state)
+        elif item == "privacy":
+            reply = Reply(send=[render.privacy(services, lang, consented=True)])
+        elif item == "lang":
+            reply = Reply(send=[render.language_choice(services.catalog, lang)])
+        elif item == "delete":
+            reply = Reply(send=[delete_confirm(state)])
+        else:
+            reply = Reply(send=[render.menu(services.catalog, lang)])
+        return Reply(edit=reply.send[0], send=reply.send[1:], toast=reply.toast)
 
-async def _menu_item(session: AsyncSession, services: Services, state: State, item: str) -> Reply:
-    lang = state.lang
-    if not state.consented:
-        return consent_first(services, lang)
-    if item == "new":
-        started = await start_report(session, services, state)
-        if started.send:
-            return Reply(edit=started.send[0], send=started.send[1:])
-        return started
-    if item == "mine":
-        reply = await my_reports_reply(session, services, state)
-        return Reply(edit=reply.send[0]) if reply.send else reply
-    if item == "privacy":
-        return Reply(edit=render.privacy(services, lang, consented=True))
-    if item == "lang":
-        return Reply(edit=render.language_choice(services.catalog, lang))
-    if item == "delete":
-        return Reply(edit=delete_confirm(services, lang))
-    return Reply(edit=render.menu(services.catalog, lang))
+    await respond(update, context, decide)
 
 
 # ---------------------------------------------------------------------------- errors

@@ -30,7 +30,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot import custody, intake
+from bot import intake
 from bot.i18n import Html
 from bot.media import DownloadError, StagedFile, TooLargeError
 from bot.metadata import extract_metadata
@@ -38,9 +38,10 @@ from bot.processor import ChatOrderedProcessor
 from db.engine import transaction
 from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip
 from handlers import render
-from handlers.base import Ctx, Screen, Services, person, send
-from handlers.intake import consent_first, daily_limit_reply, load_state, note_message
-from handlers.replies import deliver
+from handlers.base import Ctx, Screen, Services, send
+from handlers.intake import daily_limit_reply
+from handlers.replies import Reply
+from handlers.state import State, consent_first, respond
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ def forward_origin(message: Message) -> dict[str, Any] | None:
     return data
 
 
+# Message attributes holding a file, in the order to look at them (an animation also sets
+# ``document``, so it comes first).
+_FILE_KINDS = ("animation", "video", "video_note", "voice", "audio", "document")
+
+
 def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
     """What the message says about its file, before anything is downloaded."""
     common: dict[str, Any] = {
@@ -94,6 +100,7 @@ def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
         "forward_origin": forward_origin(message),
     }
     if message.photo:
+        # Telegram sends several sizes of a photo; the largest is the one worth keeping.
         largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
         return intake.NewMedia(
             kind="photo",
@@ -107,50 +114,24 @@ def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
             height=largest.height,
             **common,
         )
-    if message.animation is not None:
-        a = message.animation
+    for kind in _FILE_KINDS:
+        item = getattr(message, kind)
+        if item is None:
+            continue
+        side = getattr(item, "length", None)  # video notes are square
         return intake.NewMedia(
-            kind="animation", file_id=a.file_id, file_unique_id=a.file_unique_id,
-            file_name=a.file_name, declared_mime=a.mime_type, size=a.file_size,
-            recompressed=False, width=a.width, height=a.height,
-            duration=_seconds(a.duration), **common,
-        )  # fmt: skip
-    if message.video is not None:
-        v = message.video
-        return intake.NewMedia(
-            kind="video", file_id=v.file_id, file_unique_id=v.file_unique_id,
-            file_name=v.file_name, declared_mime=v.mime_type, size=v.file_size,
-            recompressed=False, width=v.width, height=v.height,
-            duration=_seconds(v.duration), **common,
-        )  # fmt: skip
-    if message.video_note is not None:
-        n = message.video_note
-        return intake.NewMedia(
-            kind="video_note", file_id=n.file_id, file_unique_id=n.file_unique_id,
-            file_name=None, declared_mime="video/mp4", size=n.file_size, recompressed=False,
-            width=n.length, height=n.length, duration=_seconds(n.duration), **common,
-        )  # fmt: skip
-    if message.voice is not None:
-        vo = message.voice
-        return intake.NewMedia(
-            kind="voice", file_id=vo.file_id, file_unique_id=vo.file_unique_id, file_name=None,
-            declared_mime=vo.mime_type, size=vo.file_size, recompressed=False,
-            duration=_seconds(vo.duration), **common,
-        )  # fmt: skip
-    if message.audio is not None:
-        au = message.audio
-        return intake.NewMedia(
-            kind="audio", file_id=au.file_id, file_unique_id=au.file_unique_id,
-            file_name=au.file_name, declared_mime=au.mime_type, size=au.file_size,
-            recompressed=False, duration=_seconds(au.duration), **common,
-        )  # fmt: skip
-    if message.document is not None:
-        d = message.document
-        return intake.NewMedia(
-            kind="document", file_id=d.file_id, file_unique_id=d.file_unique_id,
-            file_name=d.file_name, declared_mime=d.mime_type, size=d.file_size,
-            recompressed=False, **common,
-        )  # fmt: skip
+            kind=kind,
+            file_id=item.file_id,
+            file_unique_id=item.file_unique_id,
+            file_name=getattr(item, "file_name", None),
+            declared_mime=getattr(item, "mime_type", None) or ("video/mp4" if side else None),
+            size=item.file_size,
+            recompressed=False,
+            width=getattr(item, "width", side),
+            height=getattr(item, "height", side),
+            duration=_seconds(getattr(item, "duration", None)),
+            **common,
+        )
     return None
 
 
@@ -346,73 +327,70 @@ async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
 
 
 async def receive(update: Update, context: Ctx) -> None:
-    """Store one file a reporter sent, with its custody entry, and note it for the ack."""
+    """Store one file a reporter sent, with its custody entry, and note it for the ack.
+
+    Two short transactions around the download: the first admits the file (consent, the
+    daily and per-report limits; a file sent outside a report opens one), the second records
+    it; the download in between holds no transaction.
+    """
     services = context.services
     message = update.message
-    who = person(update, services)
-    if message is None or who is None:
-        return
-    new = describe(message, intake.utcnow())
+    new = describe(message, intake.utcnow()) if message is not None else None
     if new is None:
         return
-    async with transaction(services.sessions) as session:
-        state = await load_state(session, services, who)
+    admitted: list[tuple[int, str | None]] = []
+
+    async def admit(session: AsyncSession, state: State) -> Reply:
         if not state.consented or state.reporter is None:
-            reply = consent_first(services, state.lang)
+            return consent_first(state)
+        burst = services.acks.burst(state.person.chat_id, state.lang)
+        if state.draft is None:
+            refusal = await daily_limit_reply(session, state)
+            if refusal is not None:
+                return refusal
+            state.draft = await intake.create_draft(session, state.reporter, state.lang)
+            burst.new_report = True
+        limit = services.settings.tipbot_max_files_per_report
+        if await intake.count_media(session, state.draft.id) >= limit:
+            burst.refused += 1
         else:
-            reply = None
-            await note_message(session, state, message)
-            burst = services.acks.burst(who.chat_id, state.lang)
-            if state.draft is None:
-                reply = await daily_limit_reply(session, services, state)
-                if reply is None:
-                    state.draft = await intake.create_draft(session, state.reporter, state.lang)
-                    burst.new_report = True
-            if state.draft is not None and reply is None:
-                count = await intake.count_media(session, state.draft.id)
-                if count >= services.settings.tipbot_max_files_per_report:
-                    burst.refused += 1
-                    state.draft = None
-    if reply is not None:
-        await deliver(update, context, reply)
+            admitted.append((state.draft.id, state.draft.step))
+        return Reply()
+
+    await respond(update, context, admit)
+    if not admitted:
         return
-    if state.draft is None:
-        return
-    tip_id = state.draft.id
-    voice_testimony = new.kind == "voice" and state.draft.step == "description"
+    tip_id, step = admitted[0]
     staged = await _fetch(context, new)
+
+    async def record(session: AsyncSession, state: State) -> Reply:
+        burst = services.acks.burst(state.person.chat_id, state.lang)
+        tip = state.draft
+        if tip is None or tip.id != tip_id:
+            # Sent or cancelled (from another process) while the file was downloading.
+            new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
+            _note_in_burst(burst, new, state)
+            return Reply()
+        await intake.add_media(session, tip, new, staged, actor=state.actor, store=services.store)
+        if new.kind == "voice" and step == "description" and new.status == MEDIA_STORED:
+            counts = await intake.media_counts(session, tip.id)
+            screen = render.step_screen(services, state.lang, tip, counts)
+            return Reply(send=[screen.with_prefix(state.t("description-voice-saved"))])
+        _note_in_burst(burst, new, state)
+        return Reply()
+
     try:
-        async with transaction(services.sessions) as session:
-            _, tip = await intake.find_reporter_and_draft(session, who.pseudonym)
-            if tip is None or tip.id != tip_id:
-                new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
-            else:
-                await intake.add_media(
-                    session,
-                    tip,
-                    new,
-                    staged,
-                    actor=custody.reporter_actor(who.pseudonym),
-                    store=services.store,
-                )
-                if voice_testimony and new.status == MEDIA_STORED:
-                    counts = await intake.media_counts(session, tip.id)
-                    screen = render.step_screen(services, state.lang, tip, counts).with_prefix(
-                        services.catalog.t(state.lang, "description-voice-saved")
-                    )
+        await respond(update, context, record)
     finally:
         if staged is not None:
             services.store.discard(staged)
-    if voice_testimony and new.status == MEDIA_STORED:
-        await send(context, who.chat_id, screen)
-        return
-    burst = services.acks.burst(who.chat_id, state.lang)
+
+
+def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:
     if new.status == MEDIA_STORED:
         burst.stored += 1
         burst.compressed = burst.compressed or new.recompressed
     elif new.status == MEDIA_TOO_LARGE:
-        burst.too_large.append(
-            (new.file_name or services.catalog.t(state.lang, f"kind-{new.kind}"), new.size)
-        )
+        burst.too_large.append((new.file_name or state.t(f"kind-{new.kind}"), new.size))
     else:
         burst.failed += 1

@@ -125,6 +125,11 @@ def _nav(
     return row
 
 
+def _choice(text: str, data: str, *, chosen: bool) -> list[InlineKeyboardButton]:
+    """A one-button row, ticked when it is the current answer."""
+    return [button(("✓ " if chosen else "") + text, data)]
+
+
 def _title(catalog: Catalog, lang: str, step: str) -> str:
     return catalog.t(lang, f"step-{step}-title", number=intake.step_number(step), total=TOTAL_STEPS)
 
@@ -148,12 +153,7 @@ def _category(
 ) -> Screen:
     t = services.catalog.t
     rows = [
-        [
-            button(
-                ("✓ " if tip.category == code else "") + t(lang, f"category-{code}"),
-                f"r:category:set:{code}",
-            )
-        ]
+        _choice(t(lang, f"category-{code}"), f"r:category:set:{code}", chosen=tip.category == code)
         for code in services.settings.tipbot_categories
     ]
     rows.append(_nav(services.catalog, lang, tip))
@@ -236,12 +236,7 @@ def _who(services: Services, lang: str, tip: Tip, _media: dict[str, int], varian
         return Screen(Html(f"{title}\n{t(lang, 'step-who-other')}"), keyboard(rows))
     choices = ["unknown", *services.settings.tipbot_parties]
     rows = [
-        [
-            button(
-                ("✓ " if tip.perpetrator == code else "") + t(lang, f"party-{code}"),
-                f"r:who:set:{code}",
-            )
-        ]
+        _choice(t(lang, f"party-{code}"), f"r:who:set:{code}", chosen=tip.perpetrator == code)
         for code in choices
     ]
     rows.append([button(t(lang, "party-other"), "r:who:other")])
@@ -272,8 +267,8 @@ def _contact(
 ) -> Screen:
     t = services.catalog.t
     rows = [
-        [button(("✓ " if tip.contact_allowed else "") + t(lang, "contact-yes"), "r:contact:yes")],
-        [button(("" if tip.contact_allowed else "✓ ") + t(lang, "contact-no"), "r:contact:no")],
+        _choice(t(lang, "contact-yes"), "r:contact:yes", chosen=tip.contact_allowed),
+        _choice(t(lang, "contact-no"), "r:contact:no", chosen=not tip.contact_allowed),
         _nav(services.catalog, lang, tip),
     ]
     text = Html(f"{_title(services.catalog, lang, 'contact')}\n{t(lang, 'step-contact-text')}")

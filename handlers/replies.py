@@ -1,31 +1,33 @@
 """A handler's answer, decided inside its transaction and delivered after the commit.
 
 Deciding first and talking to Telegram afterwards keeps network calls out of database
-transactions, and keeps every handler's "what the user sees" in one value that is easy to
-read and test.
+transactions, and keeps every handler's "what the user sees" in one value.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 from telegram import Update
+from telegram.error import BadRequest, Forbidden
 
 from handlers.base import Ctx, Screen, answer, send, show
 
 
 @dataclass(slots=True)
 class Reply:
-    """``edit`` replaces the pressed button's message (for callbacks), ``send`` are new
-    messages in order, ``toast`` is the callback answer; ``after`` runs last."""
+    """What the user sees next, in this order: ``toast`` answers the pressed button, ``edit``
+    replaces the pressed button's message, the ``erase`` message ids are deleted, and the
+    ``send`` screens are sent as new messages."""
 
     edit: Screen | None = None
     send: list[Screen] = field(default_factory=list)
     toast: str | None = None
     alert: bool = False
-    after: Callable[[], Awaitable[None]] | None = None
+    erase: list[int] = field(default_factory=list)
 
 
 async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
@@ -36,14 +38,30 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
         first.append(answer(query, reply.toast, alert=reply.alert))
     pending = list(reply.send)
     if reply.edit is not None:
-        if query is not None:
+        if query is not None and not reply.erase:
             first.append(show(update, context, reply.edit))
         else:
             pending.insert(0, reply.edit)
     if first:
         await asyncio.gather(*first)
-    if chat is not None:
-        for screen in pending:
-            await send(context, chat.id, screen)
-    if reply.after is not None:
-        await reply.after()
+    if chat is None:
+        return
+    if reply.erase:
+        await erase_messages(context, chat.id, reply.erase)
+    for screen in pending:
+        await send(context, chat.id, screen)
+
+
+async def erase_messages(context: Ctx, chat_id: int, message_ids: Sequence[int]) -> None:
+    """Delete these messages of a private chat (both sides), 100 at a time; ids that are
+    gone or too old are skipped by Telegram, and a refused batch is retried one by one."""
+    for start in range(0, len(message_ids), 100):
+        batch = list(message_ids[start : start + 100])
+        try:
+            await context.bot.delete_messages(chat_id, batch)
+        except BadRequest:
+            for message_id in batch:
+                with contextlib.suppress(BadRequest):
+                    await context.bot.delete_message(chat_id, message_id)
+        except Forbidden:
+            return
