@@ -21,9 +21,16 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, enforce_foreign_keys: bool = True
+) -> AsyncEngine:
     """An async engine for ``url``; parameters are hidden from error messages and logs, since
-    they can hold what reporters wrote."""
+    they can hold what reporters wrote.
+
+    ``enforce_foreign_keys=False`` is for SQLite migrations only: Alembic's batch mode
+    recreates tables, and with enforcement on, dropping the old table cascades into rows
+    that reference it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -37,7 +44,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             pool_timeout=120,
             connect_args={"timeout": 60},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, enforce_foreign_keys)
         return engine
     return _create_async_engine(
         parsed,
@@ -49,7 +56,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, enforce_foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
@@ -57,7 +64,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 

@@ -7,6 +7,7 @@ Works from a wheel as well as a checkout: the script location is found through
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.resources import files
 
 from alembic import command
@@ -16,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.engine import create_engine
+
 
 def alembic_config() -> Config:
     config = Config()
@@ -23,29 +26,46 @@ def alembic_config() -> Config:
     return config
 
 
+class MigrationError(Exception):
+    """The migrated database fails its integrity check."""
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` in one transaction per migration run."""
-    config = alembic_config()
-
-    def _upgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    # Alembic configures logging only through fileConfig; keep its INFO lines in our format.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    """Bring the database to ``revision``, in one transaction."""
+    await _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    await _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
     config = alembic_config()
 
-    def _downgrade(connection: Connection) -> None:
+    def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        run(config)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade)
+    # Alembic configures logging only through fileConfig; keep its INFO lines quiet.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+        return
+    # SQLite: batch operations recreate tables; with foreign keys enforced, dropping the old
+    # table would cascade into the rows that reference it. Enforcement can only be switched
+    # outside a transaction, so migrations get their own connection without it, and the
+    # result is checked afterwards.
+    url = engine.url.render_as_string(hide_password=False)
+    migration_engine = create_engine(url, enforce_foreign_keys=False)
+    try:
+        async with migration_engine.begin() as connection:
+            await connection.run_sync(_run)
+            problems = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if problems:
+                raise MigrationError(f"{len(problems)} rows break foreign keys after migrating")
+    finally:
+        await migration_engine.dispose()
 
 
 async def pending_revisions(engine: AsyncEngine) -> list[str]:
