@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     Time,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -78,6 +79,13 @@ class Base(DeclarativeBase):
 TIP_DRAFT = "draft"
 TIP_SUBMITTED = "submitted"
 TIP_WITHDRAWN = "withdrawn"
+# Moderation statuses.
+TIP_IN_REVIEW = "in_review"
+TIP_NEEDS_INFO = "needs_info"
+TIP_VERIFIED = "verified"
+TIP_REJECTED = "rejected"
+TIP_DUPLICATE = "duplicate"
+TIP_QUARANTINED = "quarantined"
 
 # Media statuses.
 MEDIA_STORED = "stored"
@@ -105,6 +113,11 @@ class Reporter(Base):
     data_deleted_at: Mapped[datetime | None]
     # When the last erase checkpoint (chat_message row) was written.
     last_checkpoint_at: Mapped[datetime | None]
+    # Moderation: a banned reporter is not told; their new tips are quarantined.
+    banned_at: Mapped[datetime | None]
+    banned_by: Mapped[str | None] = mapped_column(String(160))
+    # "Add information" from My reports: the tip the reporter's next messages go to.
+    adding_to_tip_id: Mapped[int | None] = mapped_column(Integer)
 
     tips: Mapped[list[Tip]] = relationship(back_populates="reporter")
 
@@ -156,9 +169,25 @@ class Tip(Base):
     submitted_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # Moderation.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    assignee_name: Mapped[str | None] = mapped_column(String(160))
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
+    reviewed_at: Mapped[datetime | None]
+    last_action: Mapped[str | None] = mapped_column(String(32))
+    last_actor_name: Mapped[str | None] = mapped_column(String(160))
+    last_action_at: Mapped[datetime | None]
+    card_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
     reporter: Mapped[Reporter] = relationship(back_populates="tips")
     media: Mapped[list[Media]] = relationship(
         back_populates="tip", order_by="Media.id", cascade="all, delete-orphan"
+    )
+    notes: Mapped[list[TipNote]] = relationship(
+        back_populates="tip", order_by="TipNote.id", cascade="all, delete-orphan"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -193,6 +222,10 @@ class Media(Base):
     telegram_date: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     file_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    # Perceptual hash (pHash, 16 hex digits) of an image, to suggest near-duplicates.
+    phash: Mapped[str | None] = mapped_column(String(16))
+    # "report" (sent with the report), "answer" (to a moderator's question), "addition".
+    origin: Mapped[str] = mapped_column(String(16), default="report")
 
     tip: Mapped[Tip] = relationship(back_populates="media")
 
@@ -239,6 +272,8 @@ class OutboxMessage(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # A worker that took the row owns it until then (several processes may drain).
+    lease_until: Mapped[datetime | None]
 
 
 class ChatMessage(Base):
@@ -252,3 +287,52 @@ class ChatMessage(Base):
     reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id", ondelete="CASCADE"))
     message_id: Mapped[int] = mapped_column(BigInteger)
     sent_at: Mapped[datetime]
+
+
+class TipLink(Base):
+    """Two tips that may report the same thing: ``same_file`` (identical bytes or Telegram
+    file), ``similar_image`` (perceptual hash within a distance) or ``similar_context``
+    (same category and oblast, close dates). Only a moderator confirms a duplicate."""
+
+    __tablename__ = "tip_link"
+    __table_args__ = (UniqueConstraint("tip_id", "other_tip_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
+    other_tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    distance: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TipNote(Base):
+    """A moderator's question to the reporter, the reporter's answer, or information the
+    reporter added later."""
+
+    __tablename__ = "tip_note"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # question, answer, addition
+    text: Mapped[str | None] = mapped_column(Text)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
+    moderator_id: Mapped[int | None] = mapped_column(BigInteger)
+    moderator_name: Mapped[str | None] = mapped_column(String(160))
+    # For questions: open until answered; the relayed message's id in the reporter's chat.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    reporter_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tip: Mapped[Tip] = relationship(back_populates="notes")
+
+
+class ForumTopic(Base):
+    """A topic of the moderators' forum group, created on first use (one per category)."""
+
+    __tablename__ = "forum_topic"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

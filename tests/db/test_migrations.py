@@ -28,3 +28,36 @@ async def test_downgrade_and_upgrade_again(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         head = (await connection.execute(text("SELECT seq, hash FROM custody_head"))).one()
     assert head == (0, "0" * 64)
+
+
+async def test_upgrading_a_database_that_holds_data(engine: AsyncEngine) -> None:
+    """0002 adds non-null columns to tables with rows: they must get sensible values."""
+    await downgrade(engine, "0001")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO reporter (id, pseudonym, language, created_at) "
+                "VALUES (1, 'p', 'uk', CURRENT_TIMESTAMP)"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO tip (id, reference, reporter_id, status, return_to_review, language,"
+                " contact_allowed, originals_hint_sent, created_at, updated_at, version) "
+                "VALUES (1, 'AAAA-BBBB', 1, 'submitted', false, 'uk', false, false,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO media (id, tip_id, kind, file_id, file_unique_id, status,"
+                " recompressed, received_at) "
+                "VALUES (1, 1, 'photo', 'f', 'u', 'stored', true, CURRENT_TIMESTAMP)"
+            )
+        )
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        urgent = (await connection.execute(text("SELECT urgent FROM tip"))).scalar_one()
+        origin = (await connection.execute(text("SELECT origin FROM media"))).scalar_one()
+    assert not urgent
+    assert origin == "report"
