@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import custody
+from bot import custody, duplicates, outbox
 from bot.gazetteer import NearestPlace, Place
 from bot.media import MediaStore, StagedFile
 from bot.refcode import new_reference
@@ -24,6 +24,7 @@ from db.models import (
     OUTBOX_CANCELLED,
     OUTBOX_PENDING,
     TIP_DRAFT,
+    TIP_QUARANTINED,
     TIP_SUBMITTED,
     TIP_WITHDRAWN,
     ChatMessage,
@@ -52,8 +53,6 @@ OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
 # Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
 ERASE_WINDOW = timedelta(hours=47, minutes=50)
 CHECKPOINT_EVERY = timedelta(minutes=30)
-OUTBOX_TIP_SUBMITTED = "tip_submitted"
-OUTBOX_TIP_WITHDRAWN = "tip_withdrawn"
 
 
 def utcnow() -> datetime:
@@ -320,6 +319,8 @@ class NewMedia:
     status: str = "stored"
     failure_reason: str | None = None
     metadata: dict[str, Any] | None = None
+    phash: str | None = None
+    origin: str = "report"
 
 
 async def count_media(session: AsyncSession, tip_id: int) -> int:
@@ -391,6 +392,8 @@ async def add_media(
         telegram_date=new.telegram_date,
         received_at=new.received_at,
         file_metadata=new.metadata,
+        phash=new.phash,
+        origin=new.origin,
     )
     session.add(media)
     tip.updated_at = utcnow()
@@ -435,31 +438,32 @@ async def _erase_media(session: AsyncSession, tip: Tip, store: MediaStore) -> in
 # ---------------------------------------------------------------------------- submit
 
 
-async def submit(session: AsyncSession, tip: Tip, *, actor: str) -> None:
-    """Submit a draft: status, custody entry and the moderators' outbox row, together."""
+async def submit(
+    session: AsyncSession, tip: Tip, reporter: Reporter, *, duplicate_distance: int
+) -> None:
+    """Submit a draft: status, duplicate links, the custody entry and the moderators' outbox
+    row, together. A banned reporter is not told: their tip is quarantined, not posted."""
     now = utcnow()
-    tip.status = TIP_SUBMITTED
+    quarantined = reporter.banned_at is not None
+    tip.status = TIP_QUARANTINED if quarantined else TIP_SUBMITTED
     tip.step = None
     tip.return_to_review = False
     tip.submitted_at = now
-    media_count = await count_media(session, tip.id)
-    session.add(
-        OutboxMessage(
-            kind=OUTBOX_TIP_SUBMITTED,
-            tip_id=tip.id,
-            payload={"reference": tip.reference},
-            status=OUTBOX_PENDING,
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
     await session.flush()
+    if not quarantined:
+        await outbox.enqueue(session, outbox.CARD, tip_id=tip.id)
+    links = await duplicates.link(session, tip, max_distance=duplicate_distance)
     await custody.append(
         session,
-        actor=actor,
+        actor=custody.reporter_actor(reporter.pseudonym),
         action="submitted",
         tip_id=tip.id,
-        details={"reference": tip.reference, "media": media_count},
+        details={
+            "reference": tip.reference,
+            "media": await count_media(session, tip.id),
+            "duplicate_links": links,
+            "quarantined": quarantined,
+        },
     )
 
 
@@ -579,7 +583,7 @@ async def delete_reporter_data(
         if tip.status == TIP_DRAFT:
             await discard_draft(session, tip, actor=actor, store=store, reason="data_deleted")
             drafts += 1
-        elif tip.status == TIP_SUBMITTED:
+        elif tip.status in (TIP_SUBMITTED, TIP_QUARANTINED):
             await _withdraw_and_erase(session, tip, actor=actor, store=store)
             withdrawn.append(tip.reference)
         elif tip.status != TIP_WITHDRAWN:
@@ -636,21 +640,10 @@ async def _withdraw_and_erase(
         .scalars()
         .all()
     )
-    if pending:
-        for row in pending:
-            row.status = OUTBOX_CANCELLED
-    else:
-        now = utcnow()
-        session.add(
-            OutboxMessage(
-                kind=OUTBOX_TIP_WITHDRAWN,
-                tip_id=tip.id,
-                payload={"reference": tip.reference},
-                status=OUTBOX_PENDING,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+    for row in pending:
+        row.status = OUTBOX_CANCELLED
+    if not any(row.kind == outbox.CARD for row in pending):
+        await outbox.enqueue(session, outbox.WITHDRAWN, tip_id=tip.id)
     await session.flush()
     await custody.append(
         session, actor=actor, action="withdrawn", tip_id=tip.id, details={"reason": "reporter"}

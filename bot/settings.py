@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/tipbot.db"
     media_dir: Path = Path("./data/media")
     moderator_chat_id: int | None = None
+    moderator_thread_id: int | None = None
+    moderator_topics: str | None = None
     moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     tipbot_secret_key: SecretStr | None = None
@@ -100,6 +102,13 @@ class Settings(BaseSettings):
     tipbot_description_total_chars: int = Field(default=20000, ge=1000)
     tipbot_ack_delay_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
     tipbot_concurrent_updates: int = Field(default=256, ge=1, le=4096)
+    tipbot_moderator_language: str = "en"
+    tipbot_surge_threshold: int = Field(default=10, ge=0)
+    tipbot_notify_reporters: bool = True
+    tipbot_duplicate_distance: int = Field(default=8, ge=0, le=32)
+    tipbot_group_max_messages: int = Field(default=20, ge=1)
+    tipbot_group_window_seconds: float = Field(default=60.0, gt=0)
+    tipbot_member_cache_seconds: float = Field(default=300.0, ge=0, le=300)
     tipbot_log_level: str = "INFO"
     tipbot_locales_dir: Path | None = None
 
@@ -158,6 +167,22 @@ class Settings(BaseSettings):
         if not re.match(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$", handle):
             raise ValueError("must be a Telegram username such as @example_bot")
         return handle
+
+    @field_validator("moderator_topics")
+    @classmethod
+    def _check_topics(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().lower() != "category":
+            raise ValueError('must be "category" (one forum topic per category) or empty')
+        return "category"
+
+    @field_validator("tipbot_moderator_language")
+    @classmethod
+    def _check_moderator_language(cls, value: str) -> str:
+        if value not in ("uk", "ru", "en"):
+            raise ValueError("must be uk, ru or en")
+        return value
 
     @field_validator("tipbot_log_level")
     @classmethod

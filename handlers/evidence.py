@@ -31,6 +31,7 @@ from telegram import (
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot import intake
+from bot.duplicates import perceptual_hash
 from bot.i18n import Html
 from bot.media import DownloadError, StagedFile, TooLargeError
 from bot.metadata import extract_metadata
@@ -323,6 +324,8 @@ async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
         return None
     new.status = MEDIA_STORED
     new.metadata = await asyncio.to_thread(extract_metadata, staged.tmp_path, staged.detected_mime)
+    if staged.detected_mime.startswith("image/"):
+        new.phash = await asyncio.to_thread(perceptual_hash, staged.tmp_path)
     return staged
 
 

@@ -330,7 +330,9 @@ async def _review_button(
     refusal = await daily_limit_reply(session, state)
     if refusal is not None:
         return Reply(toast=refusal.toast, alert=True)
-    await intake.submit(session, tip, actor=state.actor)
+    assert state.reporter is not None
+    distance = state.services.settings.tipbot_duplicate_distance
+    await intake.submit(session, tip, state.reporter, duplicate_distance=distance)
     return Reply(edit=render.submitted(state.services.catalog, state.lang, tip))
 
 

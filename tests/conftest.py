@@ -28,7 +28,18 @@ from tests.harness import BotHarness
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `tipbot` does: durations as timedelta
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-TABLES = ("chat_message", "outbox", "media", "tip", "reporter", "custody_entry")
+TABLES = (
+    "group_message",
+    "tip_note",
+    "tip_link",
+    "forum_topic",
+    "chat_message",
+    "outbox",
+    "media",
+    "tip",
+    "reporter",
+    "custody_entry",
+)
 
 
 def _pg_admin_url() -> str:

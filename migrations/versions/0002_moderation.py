@@ -21,6 +21,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "group_message",
+        sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("message_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("tip_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tip_id"], ["tip.id"], name=op.f("fk_group_message_tip_id_tip"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("chat_id", "message_id", name=op.f("pk_group_message")),
+    )
+    with op.batch_alter_table("group_message", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_group_message_tip_id"), ["tip_id"], unique=False)
+
+    op.create_table(
         "forum_topic",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
@@ -75,7 +90,9 @@ def upgrade() -> None:
     with op.batch_alter_table("tip_note", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tip_note_tip_id"), ["tip_id"], unique=False)
 
-    with op.batch_alter_table("media", schema=None) as batch_op:
+    # The rebuilt tables must keep AUTOINCREMENT on SQLite: tip and media ids are never reused.
+    keep_ids = {"sqlite_autoincrement": True}
+    with op.batch_alter_table("media", schema=None, table_kwargs=keep_ids) as batch_op:
         batch_op.add_column(sa.Column("phash", sa.String(length=16), nullable=True))
         batch_op.add_column(
             sa.Column(
@@ -91,7 +108,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("banned_by", sa.String(length=160), nullable=True))
         batch_op.add_column(sa.Column("adding_to_tip_id", sa.Integer(), nullable=True))
 
-    with op.batch_alter_table("tip", schema=None) as batch_op:
+    with op.batch_alter_table("tip", schema=None, table_kwargs=keep_ids) as batch_op:
         batch_op.add_column(
             sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false())
         )
@@ -111,7 +128,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tip", schema=None) as batch_op:
+    keep_ids = {"sqlite_autoincrement": True}
+    with op.batch_alter_table("group_message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_group_message_tip_id"))
+    op.drop_table("group_message")
+    with op.batch_alter_table("tip", schema=None, table_kwargs=keep_ids) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_tip_duplicate_of_id_tip"), type_="foreignkey")
         batch_op.drop_column("card_message_id")
         batch_op.drop_column("card_chat_id")
@@ -133,7 +154,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("lease_until")
 
-    with op.batch_alter_table("media", schema=None) as batch_op:
+    with op.batch_alter_table("media", schema=None, table_kwargs=keep_ids) as batch_op:
         batch_op.drop_column("origin")
         batch_op.drop_column("phash")
 

@@ -1,5 +1,6 @@
 """Migrations are the only way to the schema: they build it, undo it, and match the models."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -61,3 +62,17 @@ async def test_upgrading_a_database_that_holds_data(engine: AsyncEngine) -> None
         origin = (await connection.execute(text("SELECT origin FROM media"))).scalar_one()
     assert not urgent
     assert origin == "report"
+
+
+async def test_sqlite_never_reuses_tip_or_media_ids(engine: AsyncEngine) -> None:
+    """Custody entries refer to tip and media ids, so a deleted row's id must not come back."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL sequences never hand out an id twice")
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE name IN ('tip', 'media', 'tip_note')")
+        )
+        definitions = dict(rows.all())
+    assert set(definitions) == {"tip", "media", "tip_note"}
+    for name, sql in definitions.items():
+        assert "AUTOINCREMENT" in sql, name

@@ -16,6 +16,7 @@ from tests.fakebot import FakeTelegram
 from tests.harness import BotHarness
 
 DESCRIPTION = "A missile hit the apartment block on the corner at dawn."
+FILLED_BY_THE_RUN = {"reporter", "tip", "media", "custody_entry", "outbox", "custody_head"}
 
 
 @pytest.fixture
