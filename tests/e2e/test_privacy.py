@@ -60,9 +60,8 @@ async def test_no_raw_user_id_in_any_column(bot: BotHarness, fake: FakeTelegram)
     async with bot.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             rows = (await connection.execute(text(f"SELECT * FROM {table.name}"))).all()
-            assert rows or table.name in ("chat_message",), (
-                f"{table.name} is empty: the run wrote nothing"
-            )
+            if table.name in FILLED_BY_THE_RUN:
+                assert rows, f"{table.name} is empty: the run wrote nothing to check"
             for row in rows:
                 for column, value in zip(row._fields, row, strict=True):
                     for user_id in user_ids:
