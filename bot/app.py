@@ -12,7 +12,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -29,12 +28,16 @@ from bot.i18n import LANGUAGES, Catalog, pick_language
 from bot.keys import Keyring
 from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, FloodGate
+from bot.ratelimit import TelegramRateLimiter
 from bot.settings import ConfigError, Settings
 from db.engine import create_engine, session_factory, transaction
 from db.migrate import upgrade
-from handlers import account, common, intake, messages
+from handlers import account, common, intake, messages, relay
 from handlers.base import Ctx, Services, TipbotApp
 from handlers.evidence import BurstAcks, send_burst_ack
+from handlers.moderation import actions, commands
+from handlers.moderation.access import ModeratorGate
+from handlers.moderation.delivery import OutboxWorker
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +103,16 @@ def build_application(
             services.official_handle = f"@{me.username}"
             log.warning("TIPBOT_OFFICIAL_HANDLE is not set; showing the bot's own username")
         await register_commands(app, services.catalog)
+        if settings.moderator_chat_id is None:
+            log.warning("MODERATOR_CHAT_ID is not set: tips are kept and queued, not posted")
+        services.outbox_worker.start()
         if app.job_queue is not None:
             app.job_queue.run_repeating(
                 _prune_job, interval=timedelta(hours=1), first=timedelta(minutes=1), name="prune"
             )
+
+    async def post_stop(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await services.outbox_worker.stop()
 
     async def post_shutdown(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await services.acks.close()
@@ -137,10 +146,15 @@ def build_application(
         )
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=60.0))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     if rate_limited:
-        builder = builder.rate_limiter(cast(Any, AIORateLimiter(max_retries=5)))
+        limiter = TelegramRateLimiter(
+            group=(settings.tipbot_group_max_messages, settings.tipbot_group_window_seconds),
+            private=(settings.tipbot_chat_max_messages, settings.tipbot_chat_window_seconds),
+        )
+        builder = builder.rate_limiter(cast(Any, limiter))
     app = cast(TipbotApp, builder.build())
     app.bot_data["services"] = services
 
@@ -151,6 +165,12 @@ def build_application(
     services.acks = BurstAcks(
         services, processor, deliver_ack, delay=settings.tipbot_ack_delay_seconds
     )
+    services.gate = ModeratorGate(
+        settings.moderator_chat_id,
+        set(settings.moderator_ids) | set(settings.admin_ids),
+        settings.tipbot_member_cache_seconds,
+    )
+    services.outbox_worker = OutboxWorker(lambda: Ctx.from_update(None, app), services)
 
     async def on_flood(update: Update) -> None:
         chat = update.effective_chat
@@ -171,6 +191,20 @@ def build_application(
 def register_handlers(app: TipbotApp) -> None:
     private = filters.ChatType.PRIVATE
     add = app.add_handler
+    moderator_chat = app.bot_data["services"].settings.moderator_chat_id
+    if moderator_chat is not None:
+        # First: in the moderators' group, /help and the rest are moderator commands.
+        in_group = filters.Chat(chat_id=moderator_chat)
+        add(CommandHandler("queue", commands.queue_command, filters=in_group))
+        add(CommandHandler("mine", commands.mine_command, filters=in_group))
+        add(CommandHandler("tip", commands.tip_command, filters=in_group))
+        add(CommandHandler("stats", commands.stats_command, filters=in_group))
+        add(CommandHandler("unban", commands.unban_command, filters=in_group))
+        add(CommandHandler("help", commands.help_command, filters=in_group))
+        add(MessageHandler(in_group & filters.REPLY & ~filters.COMMAND, commands.reply_message))
+    add(CallbackQueryHandler(actions.button, pattern=r"^mod:"))
+    add(CallbackQueryHandler(commands.queue_page, pattern=r"^modq:"))
+    add(CallbackQueryHandler(relay.add_button, pattern=r"^a:"))
     add(CommandHandler("start", common.start, filters=private))
     add(CommandHandler(["start", "report", "help"], common.in_group, filters=~private))
     add(CommandHandler("report", intake.report_command, filters=private))

@@ -51,6 +51,8 @@ async def enqueue(
     )
     session.add(row)
     await session.flush()
+    # Whoever commits this session can wake the worker (see handlers.state.respond).
+    session.info["outbox"] = True
     return row
 
 

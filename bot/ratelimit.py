@@ -59,15 +59,18 @@ class SlidingWindow:
         while self._starts and now - self._starts[0] >= self.period:
             self._starts.popleft()
 
-    async def acquire(self) -> None:
+    async def acquire(self, slots: int = 1) -> None:
+        """Wait until ``slots`` more fit into the window (an album counts each item)."""
+        slots = max(1, min(slots, self.limit))
         async with self._lock:
             while True:
                 now = self._clock()
                 self._expire(now)
-                if len(self._starts) < self.limit:
-                    self._starts.append(now)
+                free = self.limit - len(self._starts)
+                if free >= slots:
+                    self._starts.extend([now] * slots)
                     return
-                await asyncio.sleep(self._starts[0] + self.period - now)
+                await asyncio.sleep(self._starts[slots - free - 1] + self.period - now)
 
     @property
     def idle(self) -> bool:
@@ -115,12 +118,12 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             self._chats[chat_id] = window
         return window
 
-    async def _acquire(self, endpoint: str, chat_id: int | str | None) -> None:
+    async def _acquire(self, endpoint: str, chat_id: int | str | None, items: int) -> None:
         if chat_id is None:
             return
         group = isinstance(chat_id, str) or chat_id < 0
         if endpoint in _SENDS or (group and endpoint in _EDITS):
-            await self._chat_window(chat_id, group).acquire()
+            await self._chat_window(chat_id, group).acquire(items)
         await self._overall.acquire()
 
     async def process_request(
@@ -133,10 +136,12 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         rate_limit_args: int | None,
     ) -> JSON:
         chat_id = _chat_id(data.get("chat_id"))
+        media = data.get("media") if endpoint == "sendMediaGroup" else None
+        items = len(media) if isinstance(media, list | tuple) else 1
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
         for attempt in range(retries + 1):
             await self._resume.wait()
-            await self._acquire(endpoint, chat_id)
+            await self._acquire(endpoint, chat_id, items)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     tipbot_duplicate_distance: int = Field(default=8, ge=0, le=32)
     tipbot_group_max_messages: int = Field(default=20, ge=1)
     tipbot_group_window_seconds: float = Field(default=60.0, gt=0)
+    tipbot_chat_max_messages: int = Field(default=3, ge=1)
+    tipbot_chat_window_seconds: float = Field(default=3.0, gt=0)
     tipbot_member_cache_seconds: float = Field(default=300.0, ge=0, le=300)
     tipbot_log_level: str = "INFO"
     tipbot_locales_dir: Path | None = None

@@ -167,6 +167,8 @@ class Tip(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None]
+    # Bumped by every moderator action: a card's buttons carry the version they were drawn
+    # with, so a press on an outdated card is refused (see bot.moderation.check_version).
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     # Moderation.
@@ -190,7 +192,6 @@ class Tip(Base):
         back_populates="tip", order_by="TipNote.id", cascade="all, delete-orphan"
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Media(Base):

@@ -54,8 +54,13 @@ class Services:
     timezone: ZoneInfo
     official_handle: str = ""
     bot_username: str = ""
-    # Set by handlers.evidence at wiring time (kept here to avoid a module cycle).
+    # Set at wiring time (bot.app), typed loosely to avoid module cycles: the burst
+    # acknowledgements (handlers.evidence.BurstAcks), the moderators' gate
+    # (handlers.moderation.access.ModeratorGate) and the outbox worker
+    # (handlers.moderation.delivery.OutboxWorker).
     acks: Any = None
+    gate: Any = None
+    outbox_worker: Any = None
 
 
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

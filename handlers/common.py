@@ -39,6 +39,8 @@ async def start(update: Update, context: Ctx) -> None:
         catalog = state.services.catalog
         if not state.consented:
             return Reply(send=[render.language_choice(catalog, state.lang)])
+        if state.reporter is not None:
+            state.reporter.adding_to_tip_id = None
         if state.draft is not None:
             return Reply(send=[render.resume_prompt(state.services, state.lang, state.draft)])
         return Reply(send=[render.menu(catalog, state.lang, state.t("welcome-back"))])

@@ -30,15 +30,15 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot import intake
+from bot import intake, moderation
 from bot.duplicates import perceptual_hash
 from bot.i18n import Html
 from bot.media import DownloadError, StagedFile, TooLargeError
 from bot.metadata import extract_metadata
 from bot.processor import ChatOrderedProcessor
 from db.engine import transaction
-from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip
-from handlers import render
+from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip, TipNote
+from handlers import relay, render
 from handlers.base import Ctx, Screen, Services, send
 from handlers.intake import daily_limit_reply
 from handlers.replies import Reply
@@ -329,23 +329,43 @@ async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
     return staged
 
 
+@dataclass(slots=True)
+class Admission:
+    """Where an admitted file goes: the draft (at its step), or a relay (answer, addition)."""
+
+    tip_id: int
+    step: str | None
+    relay_kind: str | None = None
+    question_id: int | None = None
+
+
 async def receive(update: Update, context: Ctx) -> None:
-    """Store one file a reporter sent, with its custody entry, and note it for the ack.
+    """Store one file a reporter sent, with its custody entry, and acknowledge it.
 
     Two short transactions around the download: the first admits the file (consent, the
-    daily and per-report limits; a file sent outside a report opens one), the second records
-    it; the download in between holds no transaction.
+    daily and per-report limits; a file sent outside a report opens one; an answer to a
+    moderator's question goes to its report), the second records it; the download in
+    between holds no transaction.
     """
     services = context.services
     message = update.message
     new = describe(message, intake.utcnow()) if message is not None else None
-    if new is None:
+    if message is None or new is None:
         return
-    admitted: list[tuple[int, str | None]] = []
+    admitted: list[Admission] = []
 
     async def admit(session: AsyncSession, state: State) -> Reply:
         if not state.consented or state.reporter is None:
             return consent_first(state)
+        limit = services.settings.tipbot_max_files_per_report
+        target = await relay.relay_target(session, state, message)
+        if target is not None:
+            # Answers and additions may hold as many files again as a report.
+            if await intake.count_media(session, target.tip.id) >= 2 * limit:
+                return Reply(send=[Screen(state.t("evidence-limit", count=1, max=2 * limit))])
+            question = target.question.id if target.question else None
+            admitted.append(Admission(target.tip.id, None, target.kind, question))
+            return Reply()
         burst = services.acks.burst(state.person.chat_id, state.lang)
         if state.draft is None:
             refusal = await daily_limit_reply(session, state)
@@ -353,29 +373,30 @@ async def receive(update: Update, context: Ctx) -> None:
                 return refusal
             state.draft = await intake.create_draft(session, state.reporter, state.lang)
             burst.new_report = True
-        limit = services.settings.tipbot_max_files_per_report
         if await intake.count_media(session, state.draft.id) >= limit:
             burst.refused += 1
         else:
-            admitted.append((state.draft.id, state.draft.step))
+            admitted.append(Admission(state.draft.id, state.draft.step))
         return Reply()
 
     await respond(update, context, admit)
     if not admitted:
         return
-    tip_id, step = admitted[0]
+    admission = admitted[0]
     staged = await _fetch(context, new)
 
     async def record(session: AsyncSession, state: State) -> Reply:
+        if admission.relay_kind is not None:
+            return await _record_relayed(session, state, admission, new, staged)
         burst = services.acks.burst(state.person.chat_id, state.lang)
         tip = state.draft
-        if tip is None or tip.id != tip_id:
+        if tip is None or tip.id != admission.tip_id:
             # Sent or cancelled (from another process) while the file was downloading.
             new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
             _note_in_burst(burst, new, state)
             return Reply()
         await intake.add_media(session, tip, new, staged, actor=state.actor, store=services.store)
-        if new.kind == "voice" and step == "description" and new.status == MEDIA_STORED:
+        if new.kind == "voice" and admission.step == "description" and new.status == MEDIA_STORED:
             counts = await intake.media_counts(session, tip.id)
             screen = render.step_screen(services, state.lang, tip, counts)
             return Reply(send=[screen.with_prefix(state.t("description-voice-saved"))])
@@ -387,6 +408,35 @@ async def receive(update: Update, context: Ctx) -> None:
     finally:
         if staged is not None:
             services.store.discard(staged)
+
+
+async def _record_relayed(
+    session: AsyncSession,
+    state: State,
+    admission: Admission,
+    new: intake.NewMedia,
+    staged: StagedFile | None,
+) -> Reply:
+    """A file answering a question (or added later): attached to its report, passed on."""
+    tip = await session.get(Tip, admission.tip_id)
+    question = await session.get(TipNote, admission.question_id) if admission.question_id else None
+    if tip is None:
+        return Reply(send=[Screen(state.t("no-open-report"))])
+    new.origin = admission.relay_kind or "answer"
+    media = await intake.add_media(
+        session, tip, new, staged, actor=state.actor, store=state.services.store
+    )
+    await moderation.add_from_reporter(
+        session,
+        tip,
+        kind=new.origin,
+        text=new.caption,
+        media_id=media.id,
+        actor=state.actor,
+        question=question if question is not None and question.is_open else None,
+    )
+    target = relay.RelayTarget(tip, new.origin, question)
+    return Reply(send=[relay.thanks(state, target)])
 
 
 def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:

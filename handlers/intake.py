@@ -108,6 +108,7 @@ async def advance(
 async def start_report(session: AsyncSession, state: State) -> Reply:
     """New report: continue-or-restart if a draft exists, the daily limit, else step 1."""
     assert state.reporter is not None
+    state.reporter.adding_to_tip_id = None  # whatever was being added to is finished
     if state.draft is not None:
         return Reply(send=[render.resume_prompt(state.services, state.lang, state.draft)])
     refusal = await daily_limit_reply(session, state)

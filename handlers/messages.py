@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from handlers import evidence
+from handlers import evidence, relay
 from handlers.base import Ctx, handler
 from handlers.intake import on_location, on_text, on_unsupported
 from handlers.replies import Reply
@@ -27,6 +27,9 @@ async def private_message(update: Update, context: Ctx) -> None:
 
     async def decide(session: AsyncSession, state: State) -> Reply:
         if message.text is not None:
+            target = await relay.relay_target(session, state, message)
+            if target is not None:
+                return await relay.relay_text(session, state, target, message.text)
             return await on_text(session, state, message.text)
         if message.venue is not None:
             venue = message.venue

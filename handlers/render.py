@@ -397,16 +397,31 @@ def submitted(catalog: Catalog, lang: str, tip: Tip) -> Screen:
     return Screen(t(lang, "submitted", reference=tip.reference), keyboard(rows))
 
 
+# What a reporter is told of each status: plain words, and never the verdict itself.
+_REPORTER_STATUS = {
+    "draft": "status-draft",
+    "submitted": "status-submitted",
+    "quarantined": "status-submitted",
+    "in_review": "status-in-review",
+    "needs_info": "status-in-review",
+    "verified": "status-reviewed",
+    "rejected": "status-reviewed",
+    "duplicate": "status-reviewed",
+    "withdrawn": "status-withdrawn",
+}
+
+
 def status_text(catalog: Catalog, lang: str, status: str) -> str:
-    key = f"status-{status}"
-    return catalog.t(lang, key) if catalog.has(lang, key) else catalog.t(lang, "status-in-review")
+    return catalog.t(lang, _REPORTER_STATUS.get(status, "status-in-review"))
 
 
 def my_reports(services: Services, lang: str, tips: Sequence[Tip]) -> Screen:
+    """The reporter's reports in plain words, each (but withdrawn ones) with "Add"."""
     t = services.catalog.t
     if not tips:
         return back_to_menu(services.catalog, lang, t(lang, "mine-empty"))
     lines = [t(lang, "mine-title")]
+    rows: list[list[InlineKeyboardButton]] = []
     for tip in tips:
         when = (tip.submitted_at or tip.created_at).astimezone(services.timezone).date()
         lines.append(
@@ -419,4 +434,10 @@ def my_reports(services: Services, lang: str, tips: Sequence[Tip]) -> Screen:
                 status=Html(status_text(services.catalog, lang, tip.status)),
             )
         )
-    return back_to_menu(services.catalog, lang, "\n".join(lines))
+        if tip.status != "withdrawn" and len(rows) < 10:
+            rows.append(
+                [button(t(lang, "mine-add-button", reference=tip.reference), f"a:{tip.id}")]
+            )
+    lines.append(t(lang, "mine-add-hint"))
+    rows.append([button(t(lang, "back-to-menu"), "m:menu")])
+    return Screen(Html("\n".join(lines)), keyboard(rows))

@@ -135,8 +135,10 @@ def make_settings(
         "tipbot_org_name": "Test Documentation Initiative",
         "tipbot_official_handle": "@tipbot_test_bot",
         "tipbot_ack_delay_seconds": 0.05,
-        # Tests click faster than people; the flood gate has its own tests.
+        # Tests click faster than people; the flood gate and the rate limiter have their own
+        # tests.
         "tipbot_max_updates_per_minute": 10_000,
+        "tipbot_chat_window_seconds": 0.001,
     }
     values.update(overrides)
     return load_settings(**values)

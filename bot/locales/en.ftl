@@ -363,3 +363,197 @@ delete-kept = { $count ->
        *[other] Kept: { $count } reports already under review ({ $references }). They may already be evidence in an investigation, so they cannot be removed; they are not linked to your name.
     }
 delete-remains = What remains: a record without content that your data was deleted (our log of who did what to evidence cannot be changed), and, in this chat, any messages older than 48 hours, which only you can delete. To use the bot again, send /start.
+
+## Follow-ups (reporter side)
+
+status-reviewed = reviewed
+mine-add-button = ➕ Add to { $reference }
+mine-add-hint = <i>To add information or files to a report, press its “Add” button.</i>
+adding-prompt = Send text, photos or files to add to report <code>{ $reference }</code>. Press “Done” when you have finished.
+adding-saved = ✓ Added to <code>{ $reference }</code>. Send more, or press “Done”.
+adding-finished = ✓ Thank you. Everything you sent was added to <code>{ $reference }</code>.
+adding-done = ✅ Done
+question-to-reporter =
+    ❓ <b>A question about your report <code>{ $reference }</code></b>
+
+    { $text }
+
+    <i>Reply to this message to answer — with text, photos or files. Our team does not see who you are. If you would rather not answer, you don't have to.</i>
+question-placeholder = Your answer
+answer-thanks = ✓ Thank you — your answer about <code>{ $reference }</code> was passed on to the team.
+answer-too-long = ⚠️ This answer is too long (up to { $limit } characters in one message). Please shorten it or send it in parts.
+reviewed-notice = Your report <code>{ $reference }</code> has been reviewed. Thank you for sending it.
+
+## Moderators (TIPBOT_MODERATOR_LANGUAGE)
+
+mod-card-title = { $urgent }<b><code>{ $reference }</code></b> · { $category }
+mod-card-statute = <i>Rome Statute: { $articles }</i>
+mod-card-when = 📅 { $date }
+mod-card-where = 📍 { $place }
+mod-card-coords = 🧭 { $lat }, { $lon } · <a href="{ $osm }">OpenStreetMap</a> · { $precision }
+mod-card-who = 👤 { $perpetrator }
+mod-card-description = 📝 { $description }
+mod-card-more = <i>… { $more } more characters: “Full text”.</i>
+mod-card-media = 📎 { $summary }
+mod-card-compressed = { $count ->
+        [one] 1 compressed photo
+       *[other] { $count } compressed photos
+    }
+mod-card-too-large = { $count ->
+        [one] 1 too large to download
+       *[other] { $count } too large to download
+    }
+mod-card-duplicates = 🔁 Possible duplicates: { $list }
+mod-card-reporter = 🙋 Reporter <code>{ $pseudonym }</code> · earlier: { $earlier } · contact: { $contact }
+mod-card-no-earlier = none
+mod-card-banned = ⛔ <b>This reporter is banned</b>: their new reports are quarantined.
+mod-card-withdrawn = ↩️ <b>Withdrawn by the reporter</b>; its content and files were erased at their request.
+mod-card-status = <b>Status:</b> { $status } · <b>Assignee:</b> { $assignee }
+mod-card-last = <i>Last: { $action } — { $actor }, { $when }</i>
+mod-precision-point = approximate (a shared point)
+mod-precision-settlement = settlement centre
+mod-precision-text = as written
+mod-precision-none = not given
+mod-why-same_file = same file
+mod-why-similar_image = similar image
+mod-why-similar_context = same place and days
+mod-status-draft = draft
+mod-status-submitted = 🆕 new
+mod-status-in_review = 👀 in review
+mod-status-needs_info = ❓ waiting for the reporter
+mod-status-verified = ✅ verified
+mod-status-rejected = ❌ rejected
+mod-status-rejected-because = ❌ rejected ({ $reason })
+mod-status-duplicate = 🔁 duplicate
+mod-status-duplicate-of = 🔁 duplicate of <code>{ $original }</code>
+mod-status-withdrawn = ↩️ withdrawn
+mod-status-quarantined = ⛔ quarantined
+mod-reason-spam = Spam
+mod-reason-not_relevant = Not relevant
+mod-reason-not_enough_info = Not enough information
+mod-reason-other = Other reason
+mod-btn-media = 📎 Media ({ $count })
+mod-btn-map = 🗺 Map
+mod-btn-text = 📄 Full text
+mod-btn-history = 📜 History
+mod-btn-take = ✋ Take
+mod-btn-release = ↩️ Release
+mod-btn-urgent-on = 🚨 Urgent
+mod-btn-urgent-off = 🔕 Not urgent
+mod-btn-verify = ✅ Verified
+mod-btn-reject = ❌ Reject…
+mod-btn-duplicate = 🔁 Duplicate…
+mod-btn-ask = ❓ Needs info
+mod-btn-ban = ⛔ Ban reporter
+mod-btn-unban = ✳️ Unban reporter
+mod-btn-back = ◀️ Back
+mod-btn-confirm = Yes, do it
+mod-btn-type-reference = ⌨️ Type a reference
+mod-btn-open = Open { $reference }
+mod-btn-previous = ◀️ Previous
+mod-btn-next = Next ▶️
+mod-done-take = Taken.
+mod-done-release = Released.
+mod-done-urgent-on = Marked urgent.
+mod-done-urgent-off = No longer urgent.
+mod-done-verify = Marked verified.
+mod-done-reject = Rejected.
+mod-done-dup = { $reference } marked as a duplicate.
+mod-done-ban = Reporter banned; their unreviewed reports are quarantined.
+mod-done-unban = Reporter unbanned.
+mod-conflict = Already handled by { $name }. The card now shows the current state.
+mod-confirm-taken = { $name } has taken this report. Do it anyway?
+mod-stale = This button is no longer active.
+mod-not-allowed = Only members of the moderators' group can do this.
+mod-refused-not-taken = Nobody has taken this report.
+mod-refused-bad-reason = Unknown reason.
+mod-refused-duplicate-of-itself = A report cannot duplicate itself.
+mod-refused-duplicate-unknown = That report does not exist.
+mod-refused-withdrawn = The reporter withdrew this report.
+mod-refused-quarantined = This report is quarantined (the reporter is banned). Unban first.
+mod-refused-already-banned = This reporter is already banned.
+mod-refused-not-banned = This reporter is not banned.
+mod-refused-unreachable = The reporter can no longer be reached (they deleted their data).
+mod-age-minutes = { $count } min
+mod-age-hours = { $count } h
+mod-age-days = { $count } d
+mod-line = { $urgent }<code>{ $reference }</code> · { $category } · { $oblast } · { $age } · 📎{ $files }
+mod-digest-title = 📥 <b>{ $count ->
+        [one] 1 new report
+       *[other] { $count } new reports
+    }</b> — many are waiting ({ $waiting }), so they come in lists. Open one to see its card.
+mod-opening = Posting the card of { $reference }…
+mod-withdrawn-note = ↩️ The reporter withdrew <code>{ $reference }</code> and its content was erased.
+mod-no-media = This report has no files.
+mod-sending-media = Sending { $count ->
+        [one] 1 file
+       *[other] { $count } files
+    }…
+mod-media-caption = 📎 { $reference }
+mod-no-location = This report has no point on the map.
+mod-fulltext-title = 📄 <b>{ $reference }</b> — full text
+mod-history-title = 📜 <b>History of { $reference }</b>
+mod-history-line = { $when } · { $who } · { $what }
+mod-history-reporter = reporter
+mod-history-system = system
+mod-action-consent = agreed to the terms
+mod-action-draft_created = started the report
+mod-action-file_received = file received
+mod-action-submitted = submitted
+mod-action-draft_deleted = draft deleted
+mod-action-withdrawn = withdrawn
+mod-action-erased = content erased
+mod-action-data_deleted = reporter deleted their data
+mod-action-conversation_erased = reporter erased the conversation
+mod-action-taken = taken
+mod-action-released = released
+mod-action-urgent_on = marked urgent
+mod-action-urgent_off = no longer urgent
+mod-action-verified = verified
+mod-action-rejected = rejected
+mod-action-duplicate = marked duplicate
+mod-action-reporter_banned = reporter banned
+mod-action-reporter_unbanned = reporter unbanned
+mod-action-question_asked = question sent to the reporter
+mod-action-answer_received = reporter answered
+mod-action-information_added = reporter added information
+mod-action-moderation_refused = refused a non-moderator
+mod-ask-prompt = ✍️ Write your question for the reporter of <code>{ $reference }</code> as a <b>reply to this message</b>. They will not see who asked.
+mod-ask-placeholder = Question for the reporter
+mod-ask-not-allowed = The reporter of { $reference } did not allow contact: no questions can be sent.
+mod-ask-queued = ✓ The question will be sent to the reporter of <code>{ $reference }</code>; their answer will appear here.
+mod-ask-too-long = The question is too long (up to { $limit } characters).
+mod-reply-text-only = Please write the question as text.
+mod-dup-prompt = 🔁 Which report is <code>{ $reference }</code> a duplicate of? <b>Reply to this message</b> with its reference.
+mod-dup-placeholder = Reference, e.g. K7QM-4XHD
+mod-dup-unknown = There is no report { $reference }.
+mod-answer =
+    💬 <b>Answer from the reporter</b> of <code>{ $reference }</code>:
+    { $text }
+mod-addition =
+    ➕ <b>The reporter added information</b> to <code>{ $reference }</code>:
+    { $text }
+mod-queue-title = 📋 <b>Queue</b> — { $total } open (page { $page } of { $pages }); unassigned and urgent first, then oldest:
+mod-queue-banned-title = ⛔ <b>Quarantined</b> (banned reporters) — { $total } (page { $page } of { $pages }):
+mod-queue-empty = The queue is empty.
+mod-queue-banned-empty = No quarantined reports.
+mod-mine-title = 👤 <b>Assigned to you</b> ({ $count }):
+mod-mine-empty = Nothing is assigned to you.
+mod-tip-usage = Usage: <code>/tip K7QM-4XHD</code>
+mod-tip-unknown = There is no report { $reference }.
+mod-unbanned = ✓ Reporter of { $reference } unbanned; { $count } report(s) back in the queue.
+mod-stats-title = 📊 <b>Reports</b>
+mod-stats-status = <b>By status:</b>
+mod-stats-category = <b>By category:</b>
+mod-stats-oblast = <b>By oblast:</b>
+mod-stats-day = <b>Last 14 days:</b>
+mod-help =
+    <b>Moderating</b>
+    New reports arrive here as cards — or, when many wait, as lists with an “Open” button for each. Buttons on a card: Media, Map, Full text and History show what the card leaves out (photos and videos behind a spoiler). Take / Release shows who works on a report; Verified, Reject… and Duplicate… decide it; Urgent moves it up the queue; Needs info asks the reporter a question (or just reply to the card); Ban reporter quarantines their reports silently.
+    Every action is recorded in the chain of custody with your name.
+
+    /queue — open reports (<code>/queue banned</code> — quarantined ones)
+    /mine — reports you have taken
+    /tip K7QM-4XHD — post a report's card again
+    /stats — numbers by status, category, oblast and day
+    /unban K7QM-4XHD — lift a ban on that report's reporter

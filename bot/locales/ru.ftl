@@ -423,3 +423,225 @@ delete-kept = { $count ->
        *[other] Сохранено { $count } обращения, которые уже рассматриваются ({ $references }). Они уже могут быть доказательствами в расследовании, поэтому их нельзя удалить; они не связаны с вашим именем.
     }
 delete-remains = Что останется: запись без содержания о том, что ваши данные удалены (наш журнал действий с доказательствами изменить нельзя), а также сообщения в этом чате старше 48 часов — их можете удалить только вы. Чтобы снова воспользоваться ботом, отправьте /start.
+
+## Дальнейшие действия (для автора обращения)
+
+status-reviewed = рассмотрено
+mine-add-button = ➕ Дополнить { $reference }
+mine-add-hint = <i>Чтобы добавить к обращению информацию или файлы, нажмите кнопку «Дополнить» с его номером.</i>
+adding-prompt = Отправьте текст, фото или файлы, которые нужно добавить к обращению <code>{ $reference }</code>. Когда закончите, нажмите «Готово».
+adding-saved = ✓ Добавлено к <code>{ $reference }</code>. Отправьте ещё или нажмите «Готово».
+adding-finished = ✓ Спасибо. Всё, что вы отправили, добавлено к <code>{ $reference }</code>.
+adding-done = ✅ Готово
+question-to-reporter =
+    ❓ <b>Вопрос по вашему обращению <code>{ $reference }</code></b>
+
+    { $text }
+
+    <i>Чтобы ответить, отправьте ответ на это сообщение — текстом, фото или файлами. Наша команда не видит, кто вы. Если не хотите отвечать, это не обязательно.</i>
+question-placeholder = Ваш ответ
+answer-thanks = ✓ Спасибо — ваш ответ по <code>{ $reference }</code> передан команде.
+answer-too-long = ⚠️ Этот ответ слишком длинный (в одном сообщении — до { $limit ->
+        [one] { $limit } символа
+        [few] { $limit } символов
+        [many] { $limit } символов
+       *[other] { $limit } символа
+    }). Пожалуйста, сократите его или отправьте частями.
+reviewed-notice = Ваше обращение <code>{ $reference }</code> рассмотрено. Спасибо, что отправили его.
+
+## Модераторы (TIPBOT_MODERATOR_LANGUAGE)
+
+mod-card-title = { $urgent }<b><code>{ $reference }</code></b> · { $category }
+mod-card-statute = <i>Римский статут: { $articles }</i>
+mod-card-when = 📅 { $date }
+mod-card-where = 📍 { $place }
+mod-card-coords = 🧭 { $lat }, { $lon } · <a href="{ $osm }">OpenStreetMap</a> · { $precision }
+mod-card-who = 👤 { $perpetrator }
+mod-card-description = 📝 { $description }
+mod-card-more = <i>… ещё { $more ->
+        [one] { $more } символ
+        [few] { $more } символа
+        [many] { $more } символов
+       *[other] { $more } символа
+    }: «Полный текст».</i>
+mod-card-media = 📎 { $summary }
+mod-card-compressed = { $count ->
+        [one] { $count } сжатое фото
+        [few] { $count } сжатых фото
+        [many] { $count } сжатых фото
+       *[other] { $count } сжатого фото
+    }
+mod-card-too-large = { $count ->
+        [one] { $count } файл не загружен: слишком большой
+        [few] { $count } файла не загружено: слишком большие
+        [many] { $count } файлов не загружено: слишком большие
+       *[other] { $count } файла не загружено: слишком большие
+    }
+mod-card-duplicates = 🔁 Возможные дубликаты: { $list }
+mod-card-reporter = 🙋 Автор <code>{ $pseudonym }</code> · ранее: { $earlier } · связь: { $contact }
+mod-card-no-earlier = нет
+mod-card-banned = ⛔ <b>Автор заблокирован</b>: новые обращения этого автора попадают в карантин.
+mod-card-withdrawn = ↩️ <b>Отозвано автором</b>; содержание и файлы стёрты по просьбе автора.
+mod-card-status = <b>Статус:</b> { $status } · <b>Исполнитель:</b> { $assignee }
+mod-card-last = <i>Последнее действие: { $action } — { $actor }, { $when }</i>
+mod-precision-point = приблизительно (отправленная точка)
+mod-precision-settlement = центр населённого пункта
+mod-precision-text = как написано
+mod-precision-none = не указано
+mod-why-same_file = тот же файл
+mod-why-similar_image = похожее изображение
+mod-why-similar_context = то же место и дни
+mod-status-draft = черновик
+mod-status-submitted = 🆕 новое
+mod-status-in_review = 👀 на рассмотрении
+mod-status-needs_info = ❓ ждёт ответа автора
+mod-status-verified = ✅ проверено
+mod-status-rejected = ❌ отклонено
+mod-status-rejected-because = ❌ отклонено ({ $reason })
+mod-status-duplicate = 🔁 дубликат
+mod-status-duplicate-of = 🔁 дубликат <code>{ $original }</code>
+mod-status-withdrawn = ↩️ отозвано
+mod-status-quarantined = ⛔ в карантине
+mod-reason-spam = Спам
+mod-reason-not_relevant = Не по теме
+mod-reason-not_enough_info = Недостаточно информации
+mod-reason-other = Другая причина
+mod-btn-media = 📎 Медиа ({ $count })
+mod-btn-map = 🗺 Карта
+mod-btn-text = 📄 Полный текст
+mod-btn-history = 📜 История
+mod-btn-take = ✋ Взять в работу
+mod-btn-release = ↩️ Вернуть в очередь
+mod-btn-urgent-on = 🚨 Срочно
+mod-btn-urgent-off = 🔕 Не срочно
+mod-btn-verify = ✅ Проверено
+mod-btn-reject = ❌ Отклонить…
+mod-btn-duplicate = 🔁 Дубликат…
+mod-btn-ask = ❓ Нужна информация
+mod-btn-ban = ⛔ Заблокировать автора
+mod-btn-unban = ✳️ Разблокировать автора
+mod-btn-back = ◀️ Назад
+mod-btn-confirm = Да, выполнить
+mod-btn-type-reference = ⌨️ Ввести номер
+mod-btn-open = Открыть { $reference }
+mod-btn-previous = ◀️ Предыдущая
+mod-btn-next = Следующая ▶️
+mod-done-take = Взято в работу.
+mod-done-release = Возвращено в очередь.
+mod-done-urgent-on = Отмечено как срочное.
+mod-done-urgent-off = Больше не срочное.
+mod-done-verify = Отмечено как проверенное.
+mod-done-reject = Отклонено.
+mod-done-dup = { $reference } отмечено как дубликат.
+mod-done-ban = Автор заблокирован; нерассмотренные обращения этого автора помещены в карантин.
+mod-done-unban = Автор разблокирован.
+mod-conflict = Уже обработано ({ $name }). Карточка теперь показывает текущее состояние.
+mod-confirm-taken = Это обращение уже обрабатывает { $name }. Всё равно выполнить?
+mod-stale = Эта кнопка больше не действует.
+mod-not-allowed = Это могут делать только участники группы модераторов.
+mod-refused-not-taken = Это обращение никто не взял в работу.
+mod-refused-bad-reason = Неизвестная причина.
+mod-refused-duplicate-of-itself = Обращение не может быть дубликатом самого себя.
+mod-refused-duplicate-unknown = Такого обращения не существует.
+mod-refused-withdrawn = Это обращение отозвано автором.
+mod-refused-quarantined = Это обращение в карантине (автор заблокирован). Сначала разблокируйте автора.
+mod-refused-already-banned = Этот автор уже заблокирован.
+mod-refused-not-banned = Этот автор не заблокирован.
+mod-refused-unreachable = С автором больше невозможно связаться (данные автора удалены).
+mod-age-minutes = { $count } мин
+mod-age-hours = { $count } ч
+mod-age-days = { $count } дн.
+mod-line = { $urgent }<code>{ $reference }</code> · { $category } · { $oblast } · { $age } · 📎{ $files }
+mod-digest-title = 📥 <b>{ $count ->
+        [one] { $count } новое обращение
+        [few] { $count } новых обращения
+        [many] { $count } новых обращений
+       *[other] { $count } нового обращения
+    }</b> — ожидающих много ({ $waiting }), поэтому они приходят списками. Откройте обращение, чтобы увидеть его карточку.
+mod-opening = Публикуем карточку { $reference }…
+mod-withdrawn-note = ↩️ Обращение <code>{ $reference }</code> отозвано автором, его содержание стёрто.
+mod-no-media = В этом обращении нет файлов.
+mod-sending-media = Отправляем { $count ->
+        [one] { $count } файл
+        [few] { $count } файла
+        [many] { $count } файлов
+       *[other] { $count } файла
+    }…
+mod-media-caption = 📎 { $reference }
+mod-no-location = В этом обращении нет точки на карте.
+mod-fulltext-title = 📄 <b>{ $reference }</b> — полный текст
+mod-history-title = 📜 <b>История { $reference }</b>
+mod-history-line = { $when } · { $who } · { $what }
+mod-history-reporter = автор
+mod-history-system = система
+mod-action-consent = согласие с условиями
+mod-action-draft_created = обращение начато
+mod-action-file_received = файл получен
+mod-action-submitted = отправлено
+mod-action-draft_deleted = черновик удалён
+mod-action-withdrawn = отозвано
+mod-action-erased = содержание стёрто
+mod-action-data_deleted = данные автора удалены
+mod-action-conversation_erased = разговор стёрт по просьбе автора
+mod-action-taken = взято в работу
+mod-action-released = возвращено в очередь
+mod-action-urgent_on = отмечено как срочное
+mod-action-urgent_off = больше не срочное
+mod-action-verified = проверено
+mod-action-rejected = отклонено
+mod-action-duplicate = отмечено как дубликат
+mod-action-reporter_banned = автор заблокирован
+mod-action-reporter_unbanned = автор разблокирован
+mod-action-question_asked = автору отправлен вопрос
+mod-action-answer_received = получен ответ автора
+mod-action-information_added = обращение дополнено автором
+mod-action-moderation_refused = отказано: не модератор
+mod-ask-prompt = ✍️ Напишите вопрос автору обращения <code>{ $reference }</code> <b>в ответ на это сообщение</b>. Автор не увидит, кто спрашивает.
+mod-ask-placeholder = Вопрос автору
+mod-ask-not-allowed = Для обращения { $reference } связь с автором не разрешена: отправить вопрос невозможно.
+mod-ask-queued = ✓ Вопрос будет отправлен автору обращения <code>{ $reference }</code>; ответ появится здесь.
+mod-ask-too-long = Вопрос слишком длинный (до { $limit ->
+        [one] { $limit } символа
+        [few] { $limit } символов
+        [many] { $limit } символов
+       *[other] { $limit } символа
+    }).
+mod-reply-text-only = Пожалуйста, напишите вопрос текстом.
+mod-dup-prompt = 🔁 Дубликатом какого обращения является <code>{ $reference }</code>? <b>Ответьте на это сообщение</b> его номером.
+mod-dup-placeholder = Номер, например K7QM-4XHD
+mod-dup-unknown = Обращения { $reference } не существует.
+mod-answer =
+    💬 <b>Ответ автора</b> обращения <code>{ $reference }</code>:
+    { $text }
+mod-addition =
+    ➕ <b>Дополнение от автора</b> обращения <code>{ $reference }</code>:
+    { $text }
+mod-queue-title = 📋 <b>Очередь</b> — открытых: { $total } (страница { $page } из { $pages }); сначала без исполнителя и срочные, затем самые старые:
+mod-queue-banned-title = ⛔ <b>Карантин</b> (заблокированные авторы) — { $total } (страница { $page } из { $pages }):
+mod-queue-empty = Очередь пуста.
+mod-queue-banned-empty = В карантине нет обращений.
+mod-mine-title = 👤 <b>У вас в работе</b> ({ $count }):
+mod-mine-empty = У вас нет обращений в работе.
+mod-tip-usage = Использование: <code>/tip K7QM-4XHD</code>
+mod-tip-unknown = Обращения { $reference } не существует.
+mod-unbanned = ✓ Автор обращения { $reference } разблокирован; в очередь возвращено { $count ->
+        [one] { $count } обращение
+        [few] { $count } обращения
+        [many] { $count } обращений
+       *[other] { $count } обращения
+    }.
+mod-stats-title = 📊 <b>Обращения</b>
+mod-stats-status = <b>По статусам:</b>
+mod-stats-category = <b>По категориям:</b>
+mod-stats-oblast = <b>По областям:</b>
+mod-stats-day = <b>За последние 14 дней:</b>
+mod-help =
+    <b>Модерация</b>
+    Новые обращения приходят сюда в виде карточек, а когда их ждёт много — списками с кнопкой «Открыть» для каждого. Кнопки на карточке: «Медиа», «Карта», «Полный текст» и «История» показывают то, чего нет на карточке (фото и видео — под спойлером). «Взять в работу» / «Вернуть в очередь» показывают, кто обрабатывает обращение; «Проверено», «Отклонить…» и «Дубликат…» — решение по нему; «Срочно» поднимает его в очереди; «Нужна информация» отправляет автору вопрос (или просто ответьте на карточку); «Заблокировать автора» незаметно отправляет обращения этого автора в карантин.
+    Каждое действие фиксируется в цепочке хранения доказательств с вашим именем.
+
+    /queue — открытые обращения (<code>/queue banned</code> — обращения в карантине)
+    /mine — обращения, которые вы взяли в работу
+    /tip K7QM-4XHD — ещё раз опубликовать карточку обращения
+    /stats — количество по статусам, категориям, областям и дням
+    /unban K7QM-4XHD — разблокировать автора этого обращения

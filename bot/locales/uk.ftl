@@ -423,3 +423,225 @@ delete-kept = { $count ->
        *[other] Збережено { $count } звернення, які вже розглядаються ({ $references }). Вони вже можуть бути доказами в розслідуванні, тому їх не можна видалити; вони не пов’язані з вашим ім’ям.
     }
 delete-remains = Що залишиться: запис без змісту про те, що ваші дані видалено (наш журнал дій із доказами змінити не можна), а також повідомлення в цьому чаті, старіші за 48 годин, — їх можете видалити лише ви. Щоб знову скористатися ботом, надішліть /start.
+
+## Подальші дії (для автора звернення)
+
+status-reviewed = розглянуто
+mine-add-button = ➕ Доповнити { $reference }
+mine-add-hint = <i>Щоб додати до звернення інформацію чи файли, натисніть кнопку «Доповнити» з його номером.</i>
+adding-prompt = Надішліть текст, фото чи файли, які треба додати до звернення <code>{ $reference }</code>. Коли закінчите, натисніть «Готово».
+adding-saved = ✓ Додано до <code>{ $reference }</code>. Надішліть ще або натисніть «Готово».
+adding-finished = ✓ Дякуємо. Усе, що ви надіслали, додано до <code>{ $reference }</code>.
+adding-done = ✅ Готово
+question-to-reporter =
+    ❓ <b>Запитання щодо вашого звернення <code>{ $reference }</code></b>
+
+    { $text }
+
+    <i>Щоб відповісти, надішліть відповідь на це повідомлення — текстом, фото чи файлами. Наша команда не бачить, хто ви. Якщо не хочете відповідати, це не обов’язково.</i>
+question-placeholder = Ваша відповідь
+answer-thanks = ✓ Дякуємо — вашу відповідь щодо <code>{ $reference }</code> передано команді.
+answer-too-long = ⚠️ Ця відповідь задовга (в одному повідомленні — до { $limit ->
+        [one] { $limit } символу
+        [few] { $limit } символів
+        [many] { $limit } символів
+       *[other] { $limit } символу
+    }). Будь ласка, скоротіть її або надішліть частинами.
+reviewed-notice = Ваше звернення <code>{ $reference }</code> розглянуто. Дякуємо, що надіслали його.
+
+## Модератори (TIPBOT_MODERATOR_LANGUAGE)
+
+mod-card-title = { $urgent }<b><code>{ $reference }</code></b> · { $category }
+mod-card-statute = <i>Римський статут: { $articles }</i>
+mod-card-when = 📅 { $date }
+mod-card-where = 📍 { $place }
+mod-card-coords = 🧭 { $lat }, { $lon } · <a href="{ $osm }">OpenStreetMap</a> · { $precision }
+mod-card-who = 👤 { $perpetrator }
+mod-card-description = 📝 { $description }
+mod-card-more = <i>… ще { $more ->
+        [one] { $more } символ
+        [few] { $more } символи
+        [many] { $more } символів
+       *[other] { $more } символу
+    }: «Повний текст».</i>
+mod-card-media = 📎 { $summary }
+mod-card-compressed = { $count ->
+        [one] { $count } стиснене фото
+        [few] { $count } стиснені фото
+        [many] { $count } стиснених фото
+       *[other] { $count } стисненого фото
+    }
+mod-card-too-large = { $count ->
+        [one] { $count } файл не завантажено: завеликий
+        [few] { $count } файли не завантажено: завеликі
+        [many] { $count } файлів не завантажено: завеликі
+       *[other] { $count } файлу не завантажено: завеликі
+    }
+mod-card-duplicates = 🔁 Можливі дублікати: { $list }
+mod-card-reporter = 🙋 Автор <code>{ $pseudonym }</code> · раніше: { $earlier } · зв’язок: { $contact }
+mod-card-no-earlier = немає
+mod-card-banned = ⛔ <b>Автора заблоковано</b>: нові звернення цього автора потрапляють у карантин.
+mod-card-withdrawn = ↩️ <b>Відкликано автором</b>; зміст і файли стерто на прохання автора.
+mod-card-status = <b>Статус:</b> { $status } · <b>Виконавець:</b> { $assignee }
+mod-card-last = <i>Остання дія: { $action } — { $actor }, { $when }</i>
+mod-precision-point = приблизно (надіслана точка)
+mod-precision-settlement = центр населеного пункту
+mod-precision-text = як написано
+mod-precision-none = не вказано
+mod-why-same_file = той самий файл
+mod-why-similar_image = схоже зображення
+mod-why-similar_context = те саме місце й дні
+mod-status-draft = чернетка
+mod-status-submitted = 🆕 нове
+mod-status-in_review = 👀 на розгляді
+mod-status-needs_info = ❓ очікує відповіді автора
+mod-status-verified = ✅ перевірено
+mod-status-rejected = ❌ відхилено
+mod-status-rejected-because = ❌ відхилено ({ $reason })
+mod-status-duplicate = 🔁 дублікат
+mod-status-duplicate-of = 🔁 дублікат <code>{ $original }</code>
+mod-status-withdrawn = ↩️ відкликано
+mod-status-quarantined = ⛔ у карантині
+mod-reason-spam = Спам
+mod-reason-not_relevant = Не за темою
+mod-reason-not_enough_info = Недостатньо інформації
+mod-reason-other = Інша причина
+mod-btn-media = 📎 Медіа ({ $count })
+mod-btn-map = 🗺 Карта
+mod-btn-text = 📄 Повний текст
+mod-btn-history = 📜 Історія
+mod-btn-take = ✋ Взяти в роботу
+mod-btn-release = ↩️ Повернути в чергу
+mod-btn-urgent-on = 🚨 Терміново
+mod-btn-urgent-off = 🔕 Не терміново
+mod-btn-verify = ✅ Перевірено
+mod-btn-reject = ❌ Відхилити…
+mod-btn-duplicate = 🔁 Дублікат…
+mod-btn-ask = ❓ Потрібна інформація
+mod-btn-ban = ⛔ Заблокувати автора
+mod-btn-unban = ✳️ Розблокувати автора
+mod-btn-back = ◀️ Назад
+mod-btn-confirm = Так, виконати
+mod-btn-type-reference = ⌨️ Ввести номер
+mod-btn-open = Відкрити { $reference }
+mod-btn-previous = ◀️ Попередня
+mod-btn-next = Наступна ▶️
+mod-done-take = Взято в роботу.
+mod-done-release = Повернуто в чергу.
+mod-done-urgent-on = Позначено як термінове.
+mod-done-urgent-off = Більше не термінове.
+mod-done-verify = Позначено як перевірене.
+mod-done-reject = Відхилено.
+mod-done-dup = { $reference } позначено як дублікат.
+mod-done-ban = Автора заблоковано; нерозглянуті звернення цього автора переміщено в карантин.
+mod-done-unban = Автора розблоковано.
+mod-conflict = Уже опрацьовано ({ $name }). Картка тепер показує поточний стан.
+mod-confirm-taken = Це звернення вже опрацьовує { $name }. Усе одно виконати?
+mod-stale = Ця кнопка вже не діє.
+mod-not-allowed = Це можуть робити лише учасники групи модераторів.
+mod-refused-not-taken = Це звернення ніхто не взяв у роботу.
+mod-refused-bad-reason = Невідома причина.
+mod-refused-duplicate-of-itself = Звернення не може бути дублікатом самого себе.
+mod-refused-duplicate-unknown = Такого звернення не існує.
+mod-refused-withdrawn = Це звернення відкликано автором.
+mod-refused-quarantined = Це звернення в карантині (автора заблоковано). Спершу розблокуйте автора.
+mod-refused-already-banned = Цього автора вже заблоковано.
+mod-refused-not-banned = Цього автора не заблоковано.
+mod-refused-unreachable = З автором більше неможливо зв’язатися (дані автора видалено).
+mod-age-minutes = { $count } хв
+mod-age-hours = { $count } год
+mod-age-days = { $count } дн.
+mod-line = { $urgent }<code>{ $reference }</code> · { $category } · { $oblast } · { $age } · 📎{ $files }
+mod-digest-title = 📥 <b>{ $count ->
+        [one] { $count } нове звернення
+        [few] { $count } нові звернення
+        [many] { $count } нових звернень
+       *[other] { $count } нового звернення
+    }</b> — на розгляд чекає багато ({ $waiting }), тому вони надходять списками. Відкрийте звернення, щоб побачити його картку.
+mod-opening = Публікуємо картку { $reference }…
+mod-withdrawn-note = ↩️ Звернення <code>{ $reference }</code> відкликано автором, його зміст стерто.
+mod-no-media = У цьому зверненні немає файлів.
+mod-sending-media = Надсилаємо { $count ->
+        [one] { $count } файл
+        [few] { $count } файли
+        [many] { $count } файлів
+       *[other] { $count } файлу
+    }…
+mod-media-caption = 📎 { $reference }
+mod-no-location = У цьому зверненні немає точки на карті.
+mod-fulltext-title = 📄 <b>{ $reference }</b> — повний текст
+mod-history-title = 📜 <b>Історія { $reference }</b>
+mod-history-line = { $when } · { $who } · { $what }
+mod-history-reporter = автор
+mod-history-system = система
+mod-action-consent = згода з умовами
+mod-action-draft_created = звернення розпочато
+mod-action-file_received = файл отримано
+mod-action-submitted = надіслано
+mod-action-draft_deleted = чернетку видалено
+mod-action-withdrawn = відкликано
+mod-action-erased = зміст стерто
+mod-action-data_deleted = дані автора видалено
+mod-action-conversation_erased = розмову стерто на прохання автора
+mod-action-taken = взято в роботу
+mod-action-released = повернуто в чергу
+mod-action-urgent_on = позначено як термінове
+mod-action-urgent_off = більше не термінове
+mod-action-verified = перевірено
+mod-action-rejected = відхилено
+mod-action-duplicate = позначено як дублікат
+mod-action-reporter_banned = автора заблоковано
+mod-action-reporter_unbanned = автора розблоковано
+mod-action-question_asked = автору надіслано запитання
+mod-action-answer_received = отримано відповідь автора
+mod-action-information_added = звернення доповнено автором
+mod-action-moderation_refused = відмовлено: не модератор
+mod-ask-prompt = ✍️ Напишіть запитання до автора звернення <code>{ $reference }</code> <b>у відповідь на це повідомлення</b>. Автор не бачитиме, хто запитує.
+mod-ask-placeholder = Запитання до автора
+mod-ask-not-allowed = Для звернення { $reference } зв’язок з автором не дозволено: надіслати запитання неможливо.
+mod-ask-queued = ✓ Запитання буде надіслано авторові звернення <code>{ $reference }</code>; відповідь з’явиться тут.
+mod-ask-too-long = Запитання задовге (до { $limit ->
+        [one] { $limit } символу
+        [few] { $limit } символів
+        [many] { $limit } символів
+       *[other] { $limit } символу
+    }).
+mod-reply-text-only = Будь ласка, напишіть запитання текстом.
+mod-dup-prompt = 🔁 Дублікатом якого звернення є <code>{ $reference }</code>? <b>Дайте відповідь на це повідомлення</b> його номером.
+mod-dup-placeholder = Номер, напр. K7QM-4XHD
+mod-dup-unknown = Звернення { $reference } не існує.
+mod-answer =
+    💬 <b>Відповідь автора</b> звернення <code>{ $reference }</code>:
+    { $text }
+mod-addition =
+    ➕ <b>Доповнення від автора</b> звернення <code>{ $reference }</code>:
+    { $text }
+mod-queue-title = 📋 <b>Черга</b> — відкритих: { $total } (сторінка { $page } з { $pages }); спершу без виконавця й термінові, далі найстаріші:
+mod-queue-banned-title = ⛔ <b>Карантин</b> (заблоковані автори) — { $total } (сторінка { $page } з { $pages }):
+mod-queue-empty = Черга порожня.
+mod-queue-banned-empty = У карантині немає звернень.
+mod-mine-title = 👤 <b>У вас у роботі</b> ({ $count }):
+mod-mine-empty = У вас немає звернень у роботі.
+mod-tip-usage = Використання: <code>/tip K7QM-4XHD</code>
+mod-tip-unknown = Звернення { $reference } не існує.
+mod-unbanned = ✓ Автора звернення { $reference } розблоковано; до черги повернуто { $count ->
+        [one] { $count } звернення
+        [few] { $count } звернення
+        [many] { $count } звернень
+       *[other] { $count } звернення
+    }.
+mod-stats-title = 📊 <b>Звернення</b>
+mod-stats-status = <b>За статусами:</b>
+mod-stats-category = <b>За категоріями:</b>
+mod-stats-oblast = <b>За областями:</b>
+mod-stats-day = <b>За останні 14 днів:</b>
+mod-help =
+    <b>Модерація</b>
+    Нові звернення надходять сюди у вигляді карток, а коли їх чекає багато — списками з кнопкою «Відкрити» для кожного. Кнопки на картці: «Медіа», «Карта», «Повний текст» та «Історія» показують те, чого немає на картці (фото й відео — під спойлером). «Взяти в роботу» / «Повернути в чергу» показують, хто опрацьовує звернення; «Перевірено», «Відхилити…» і «Дублікат…» — рішення щодо нього; «Терміново» піднімає його в черзі; «Потрібна інформація» надсилає автору запитання (або просто дайте відповідь на картку); «Заблокувати автора» непомітно відправляє звернення цього автора в карантин.
+    Кожна дія фіксується в ланцюгу зберігання доказів із вашим ім’ям.
+
+    /queue — відкриті звернення (<code>/queue banned</code> — звернення в карантині)
+    /mine — звернення, які ви взяли в роботу
+    /tip K7QM-4XHD — ще раз опублікувати картку звернення
+    /stats — кількість за статусами, категоріями, областями й днями
+    /unban K7QM-4XHD — розблокувати автора цього звернення

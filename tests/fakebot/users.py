@@ -366,6 +366,13 @@ class FakeGroup(ChatView):
             state.admin_titles[user.id] = custom_title
         self._fake._bump()
 
+    def make_public(self, username: str) -> None:
+        """Give the group a public username: then anyone can see it and press its inline
+        buttons without joining (as in Telegram)."""
+        self._state().chat["username"] = username
+        self.username = username
+        self._fake._bump()
+
     def remove_member(self, user: FakeUser, *, ban: bool = False) -> None:
         """``user`` leaves (status ``left``), or is banned (``kicked``) with ``ban=True``."""
         state = self._state()
@@ -470,14 +477,19 @@ class FakeUser(ChatView):
 
     # ---------------------------------------------------------------- plumbing
 
-    def _chat_for_action(self, chat: FakeGroup | None) -> ChatState:
+    def _chat_for_action(self, chat: FakeGroup | None, *, visitor: bool = False) -> ChatState:
+        """The chat an action happens in. Only members act in a group — except that anyone
+        may press inline buttons in a *public* group (one with a username), as in Telegram,
+        where visitors can read and press without joining (``visitor=True``)."""
         if chat is None:
             state = self._fake._chats[self.id]
             if state.blocked:
                 raise RuntimeError(f"{self!r} has blocked the bot; call unblock() first")
             return state
         state = self._fake._chats[chat.id]
-        if state.members.get(self.id) not in _PRESENT:
+        if state.members.get(self.id) not in _PRESENT and not (
+            visitor and state.chat.get("username")
+        ):
             raise RuntimeError(f"{self!r} is not a member of {chat!r}; use group.add_member()")
         return state
 
@@ -730,7 +742,7 @@ class FakeUser(ChatView):
             LookupError: no such button (the message lists the available ones) or the button
                 has no ``callback_data``.
         """
-        state = self._chat_for_action(chat)
+        state = self._chat_for_action(chat, visitor=True)
         if message is not None:
             message_id = message if isinstance(message, int) else message.message_id
             found = state.live(message_id)
@@ -768,7 +780,7 @@ class FakeUser(ChatView):
     ) -> dict[str, Any]:
         """Send a ``callback_query`` with arbitrary ``data``, as if from a button of ``message``
         (default: the latest bot message) — an old, forged or foreign button."""
-        state = self._chat_for_action(chat)
+        state = self._chat_for_action(chat, visitor=True)
         if message is None:
             found = next((m for m in reversed(state.messages.values()) if m.from_bot), None)
         else:

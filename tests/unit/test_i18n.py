@@ -14,7 +14,7 @@ from bot.intake import STEPS
 from bot.taxonomy import CATEGORY_CODES, PARTY_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
-ALLOWED_TAGS = {"b", "i", "code"}
+ALLOWED_TAGS = {"b", "i", "code", "a"}
 
 
 class _Variables(visitor.Visitor):
@@ -100,9 +100,9 @@ def test_every_message_formats_to_valid_telegram_html(lang: str, count: int) -> 
 
 
 def _keys_used_in_code() -> set[str]:
-    pattern = re.compile(
-        r"""\bt\(\s*[\w.]+,\s*"([a-z0-9_-]+)"|catalog\.t\(\s*[\w.]+,\s*"([a-z0-9_-]+)\""""
-    )
+    """Literal keys passed to the catalog anywhere: ``t(lang, "key")``, ``_t(services,
+    "key")``, ``state.t("key")``."""
+    pattern = re.compile(r'\b_?t\(\s*[\w.]+,\s*"([a-z0-9_-]+)"|\bstate\.t\(\s*"([a-z0-9_-]+)"')
     keys: set[str] = set()
     for folder in ("bot", "handlers"):
         for path in (ROOT / folder).rglob("*.py"):

@@ -1,0 +1,1 @@
+"""The moderators' group: cards and digests, actions, questions to reporters, commands."""

@@ -1,0 +1,387 @@
+"""The buttons of cards and digests (``mod:<action>:<tip>[:<version>[:<arg>[:force]]]``).
+
+Decisions (take, release, urgent, verify, reject, duplicate, ban, unban) run in one
+transaction on the locked tip after checking the version the moderator saw: of two presses
+at the same moment exactly one applies, and the other is told who was first. A tip taken by
+someone else asks for confirmation first. Each decision edits the card in place, is in the
+custody log, and answers the button with a short confirmation. Other buttons fetch what the
+card leaves out (files, map, full text, history) as replies to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import ForceReply, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.error import BadRequest
+
+from bot import moderation
+from bot.i18n import Html
+from bot.moderation import Conflict, Moderator, Refused
+from db.engine import transaction
+from db.models import Tip
+from handlers.base import Ctx, Screen, Services, answer, handler
+from handlers.moderation import cards, topics
+from handlers.moderation.access import authorise
+from handlers.moderation.media import send_files
+
+log = logging.getLogger(__name__)
+
+DECISIONS = frozenset({"take", "release", "urgent", "verify", "reject", "dup", "ban", "unban"})
+
+
+@dataclass(slots=True)
+class Press:
+    """A parsed ``mod:`` callback."""
+
+    action: str
+    tip_id: int
+    version: int | None
+    arg: str
+    force: bool
+    data: str
+
+    @classmethod
+    def parse(cls, data: str) -> Press | None:
+        parts = data.split(":")
+        if len(parts) < 3 or parts[0] != "mod" or not parts[2].isdigit():
+            return None
+        force = parts[-1] == "force"
+        if force:
+            parts = parts[:-1]
+        version = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+        arg = parts[4] if len(parts) > 4 else ""
+        return cls(parts[1], int(parts[2]), version, arg, force, ":".join(parts))
+
+
+def _t(services: Services, key: str, **args: object) -> Html:
+    return services.catalog.t(services.settings.tipbot_moderator_language, key, **args)
+
+
+@handler("moderation.button")
+async def button(update: Update, context: Ctx) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    press = Press.parse(query.data or "")
+    moderator = await authorise(update, context, press.action if press else "?")
+    if moderator is None:
+        return
+    services = context.services
+    if press is None:
+        await answer(query, _t(services, "mod-stale"))
+        return
+    if press.action in DECISIONS:
+        await _decide(update, context, press, moderator)
+    else:
+        await VIEWS.get(press.action, _unknown)(update, context, press, moderator)
+
+
+# ---------------------------------------------------------------------------- decisions
+
+
+async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderator) -> None:
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    toast: str
+    markup: InlineKeyboardMarkup | None = None
+    async with transaction(services.sessions) as session:
+        tip = await moderation.tip_for_update(session, press.tip_id)
+        if tip is None:
+            await answer(query, _t(services, "mod-stale"))
+            return
+        try:
+            moderation.check_version(tip, press.version)
+            if _needs_confirmation(tip, press, moderator):
+                toast = _t(services, "mod-confirm-taken", name=tip.assignee_name or "")
+                markup = cards.confirm_keyboard(services, tip, press.data)
+            else:
+                toast = await _apply(session, services, tip, press, moderator)
+        except Conflict:
+            toast = _t(services, "mod-conflict", name=tip.last_actor_name or "?")
+        except Refused as exc:
+            toast = _t(services, f"mod-refused-{exc.reason}")
+        data = await cards.load_card(session, tip)
+        screen = cards.card(services, data)
+    await answer(query, toast, alert=markup is not None)
+    if markup is not None:
+        await _edit_markup(query.message, markup)
+    else:
+        await _edit_card(query.message, screen)
+    worker = services.outbox_worker
+    if worker is not None:
+        worker.wake()
+
+
+def _needs_confirmation(tip: Tip, press: Press, moderator: Moderator) -> bool:
+    return (
+        not press.force
+        and tip.assignee_id is not None
+        and tip.assignee_id != moderator.id
+        and tip.status in moderation.OPEN
+    )
+
+
+async def _apply(
+    session: AsyncSession, services: Services, tip: Tip, press: Press, moderator: Moderator
+) -> str:
+    notify = services.settings.tipbot_notify_reporters
+    action = press.action
+    if action == "take":
+        await moderation.take(session, tip, moderator)
+    elif action == "release":
+        await moderation.release(session, tip, moderator)
+    elif action == "urgent":
+        await moderation.set_urgent(session, tip, moderator, press.arg == "1")
+        action = "urgent-on" if press.arg == "1" else "urgent-off"
+    elif action == "verify":
+        await moderation.verify(session, tip, moderator, notify=notify)
+    elif action == "reject":
+        await moderation.reject(session, tip, moderator, press.arg, notify=notify)
+    elif action == "dup":
+        original = await session.get(Tip, int(press.arg)) if press.arg.isdigit() else None
+        if original is None:
+            raise Refused("duplicate-unknown")
+        await moderation.mark_duplicate(session, tip, original, moderator, notify=notify)
+    elif action == "ban":
+        await moderation.ban(session, tip, moderator)
+    elif action == "unban":
+        await moderation.unban(session, tip, moderator)
+    return _t(services, f"mod-done-{action}", reference=tip.reference)
+
+
+async def _edit_card(message: object, screen: Screen) -> None:
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_text(screen.text, reply_markup=screen.markup)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.info("card not edited (%s)", type(exc).__name__)
+
+
+async def _edit_markup(message: object, markup: InlineKeyboardMarkup) -> None:
+    if isinstance(message, Message):
+        try:
+            await message.edit_reply_markup(markup)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.info("card keyboard not edited (%s)", type(exc).__name__)
+
+
+# ---------------------------------------------------------------------------- views
+
+View = Callable[[Update, Ctx, Press, Moderator], Awaitable[None]]
+
+
+async def _load(context: Ctx, press: Press) -> cards.CardData | None:
+    async with context.services.sessions() as session:
+        tip = await session.get(Tip, press.tip_id)
+        return await cards.load_card(session, tip) if tip is not None else None
+
+
+def _reply_to(update: Update) -> ReplyParameters | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+
+
+async def _media(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    if data is None or chat is None or not data.media:
+        await answer(query, _t(context.services, "mod-no-media"))
+        return
+    await answer(query, _t(context.services, "mod-sending-media", count=len(data.media)))
+    message = update.effective_message
+    caption = _t(context.services, "mod-media-caption", reference=data.tip.reference)
+    await send_files(
+        context,
+        chat.id,
+        data.media,
+        reply_to=message.message_id if message else None,
+        caption=caption,
+    )
+
+
+async def _map(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    if data is None or chat is None or data.tip.lat is None or data.tip.lon is None:
+        await answer(query, _t(context.services, "mod-no-location"))
+        return
+    await answer(query)
+    await context.bot.send_location(
+        chat.id, data.tip.lat, data.tip.lon, reply_parameters=_reply_to(update)
+    )
+
+
+async def _replies(update: Update, context: Ctx, texts: list[Html]) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    for text in texts:
+        await context.bot.send_message(chat.id, text, reply_parameters=_reply_to(update))
+
+
+async def _text(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    assert update.callback_query is not None
+    await answer(update.callback_query)
+    if data is not None:
+        await _replies(update, context, cards.full_text(context.services, data.tip))
+
+
+async def _history(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    services = context.services
+    assert update.callback_query is not None
+    async with services.sessions() as session:
+        tip = await session.get(Tip, press.tip_id)
+        texts = await cards.history(session, services, tip) if tip else []
+    await answer(update.callback_query)
+    await _replies(update, context, texts)
+
+
+async def _card(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    """Back from a sub-menu: the card as it is now."""
+    data = await _load(context, press)
+    assert update.callback_query is not None
+    await answer(update.callback_query)
+    if data is not None:
+        await _edit_card(update.callback_query.message, cards.card(context.services, data))
+
+
+async def _reject_menu(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    if data is not None:
+        await _edit_markup(query.message, cards.reject_keyboard(context.services, data.tip))
+
+
+async def _duplicate_menu(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    if data is not None:
+        await _edit_markup(query.message, cards.duplicate_keyboard(context.services, data))
+
+
+async def _prompt(
+    update: Update, context: Ctx, tip: Tip, key: str, kind: str, placeholder: str
+) -> None:
+    """A message moderators answer by replying to it (remembered for the reply)."""
+    services = context.services
+    chat = update.effective_chat
+    if chat is None:
+        return
+    sent = await context.bot.send_message(
+        chat.id,
+        _t(services, key, reference=tip.reference),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]),
+        reply_parameters=_reply_to(update),
+    )
+    async with transaction(services.sessions) as session:
+        await moderation.remember_group_message(session, chat.id, sent.message_id, tip.id, kind)
+
+
+async def _ask(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    data = await _load(context, press)
+    if data is None:
+        await answer(query, _t(services, "mod-stale"))
+        return
+    if not data.tip.contact_allowed:
+        await answer(
+            query, _t(services, "mod-ask-not-allowed", reference=data.tip.reference), alert=True
+        )
+        return
+    await answer(query)
+    placeholder = _t(services, "mod-ask-placeholder")
+    await _prompt(update, context, data.tip, "mod-ask-prompt", "ask", placeholder)
+
+
+async def _duplicate_reference(update: Update, context: Ctx, press: Press, _m: Moderator) -> None:
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    data = await _load(context, press)
+    await answer(query)
+    if data is not None:
+        placeholder = _t(services, "mod-dup-placeholder")
+        await _prompt(update, context, data.tip, "mod-dup-prompt", "dupref", placeholder)
+
+
+async def _open(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    """From a digest line: post the tip's full card (once; later presses point to it)."""
+    services = context.services
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    if chat is None:
+        return
+    async with services.sessions() as session:
+        tip = await session.get(Tip, press.tip_id)
+        data = await cards.load_card(session, tip) if tip is not None else None
+    if data is None:
+        await answer(query, _t(services, "mod-stale"))
+        return
+    await answer(query, _t(services, "mod-opening", reference=data.tip.reference))
+    await post_card(context, data, reply_to=_reply_to(update))
+
+
+async def post_card(
+    context: Ctx, data: cards.CardData, *, reply_to: ReplyParameters | None = None
+) -> Message | None:
+    """Post a tip's card in the moderators' group and make it the one actions edit."""
+    services = context.services
+    chat_id = services.settings.moderator_chat_id
+    if chat_id is None:
+        return None
+    screen = cards.card(services, data)
+    thread = await topics.thread_for(context, data.tip)
+    message = await context.bot.send_message(
+        chat_id,
+        screen.text,
+        reply_markup=screen.markup,
+        # In a forum, a reply must stay in its topic: the card goes to the tip's own.
+        reply_parameters=reply_to if thread is None else None,
+        message_thread_id=thread,
+    )
+    async with transaction(services.sessions) as session:
+        tip = await session.get(Tip, data.tip.id)
+        if tip is not None:
+            tip.card_chat_id, tip.card_message_id = chat_id, message.message_id
+            await moderation.remember_group_message(
+                session, chat_id, message.message_id, tip.id, "card"
+            )
+    return message
+
+
+async def _unknown(update: Update, context: Ctx, _press: Press, _mod: Moderator) -> None:
+    assert update.callback_query is not None
+    await answer(update.callback_query, _t(context.services, "mod-stale"))
+
+
+VIEWS: dict[str, View] = {
+    "media": _media,
+    "map": _map,
+    "text": _text,
+    "history": _history,
+    "card": _card,
+    "rejectmenu": _reject_menu,
+    "dupmenu": _duplicate_menu,
+    "dupref": _duplicate_reference,
+    "ask": _ask,
+    "open": _open,
+}

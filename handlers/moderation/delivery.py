@@ -1,0 +1,409 @@
+"""The outbox worker: delivers queued messages within Telegram's limits, losing none.
+
+One row (or, in a surge, one digest of up to ten tips) at a time: claimed with a lease in a
+short transaction, sent through the rate-limited bot, and marked sent in a second
+transaction only once Telegram confirmed it. 429s, 5xx answers, timeouts and network errors
+postpone the row with backoff; nothing is ever dropped. While more than
+``TIPBOT_SURGE_THRESHOLD`` tips wait, new tips are presented as digest lines (ten to a
+message, each with an Open button) instead of full cards. Stopping waits for the message in
+flight, so a restart neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import ForceReply, Message, ReplyParameters
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot import moderation, outbox
+from db.engine import transaction
+from db.models import (
+    MEDIA_FAILED,
+    OUTBOX_CANCELLED,
+    TIP_QUARANTINED,
+    TIP_WITHDRAWN,
+    Media,
+    OutboxMessage,
+    Reporter,
+    Tip,
+    TipNote,
+)
+from handlers.base import Ctx, Screen, Services
+from handlers.moderation import cards, topics
+from handlers.moderation.media import send_files
+
+log = logging.getLogger(__name__)
+
+DIGEST_SIZE = 10
+POLL_SECONDS = 1.0
+UNDELIVERABLE = "failed"
+
+
+@dataclass(slots=True)
+class Job:
+    """What one step sends: rendered inside the claiming transaction, sent after it."""
+
+    rows: list[OutboxMessage]
+    kind: str
+    chat_id: int | None = None
+    thread_id: int | None = None
+    screen: Screen | None = None
+    reply_to: int | None = None
+    edit_message_id: int | None = None
+    tips: list[Tip] = field(default_factory=list)
+    files: list[Media] = field(default_factory=list)
+    note: TipNote | None = None
+    to_reporter: bool = False
+    place: Tip | None = None  # whose forum topic to post in (found before sending)
+
+
+class OutboxWorker:
+    """Drains the outbox in the background of one application."""
+
+    def __init__(self, context_factory: Any, services: Services) -> None:
+        self._context_factory = context_factory
+        self._services = services
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._busy = asyncio.Lock()
+        self.sent = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Finish the message in flight (waiting up to ``grace`` seconds), then stop."""
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                async with self._busy:
+                    worked = await self.step()
+            except Exception:
+                log.exception("outbox step failed")
+                worked = False
+            if not worked and not self._stopping:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    # ------------------------------------------------------------------------ one step
+
+    async def step(self) -> bool:
+        """Claim, send and settle one unit of work; False when nothing was due."""
+        services = self._services
+        async with transaction(services.sessions) as session:
+            job = await self._claim(session)
+        if job is None:
+            return False
+        context: Ctx = self._context_factory()
+        try:
+            if job.place is not None:
+                job.thread_id = await topics.thread_for(context, job.place)
+            message_id = await self._send(context, job)
+        except RetryAfter as exc:
+            await self._settle(job, error="429", delay=_seconds(exc.retry_after))
+        except (BadRequest, Forbidden) as exc:
+            await self._refused(job, exc)
+        except (TimedOut, NetworkError) as exc:  # 5xx answers, timeouts, the network
+            await self._settle(job, error=type(exc).__name__)
+        else:
+            await self._settle(job, message_id=message_id)
+        return True
+
+    async def _claim(self, session: AsyncSession) -> Job | None:
+        services = self._services
+        kind = await outbox.next_due_kind(session)
+        if kind is None:
+            return None
+        if kind == outbox.CARD and services.settings.moderator_chat_id is None:
+            return None  # nowhere to post yet: tips wait in the queue
+        if kind == outbox.CARD:
+            waiting = await outbox.waiting_cards(session)
+            surge = waiting > services.settings.tipbot_surge_threshold
+            rows = await outbox.claim(
+                session, kinds=[outbox.CARD], limit=DIGEST_SIZE if surge else 1
+            )
+            return await self._card_job(session, rows, surge=surge, waiting=waiting)
+        rows = await outbox.claim(session, kinds=[kind], limit=1)
+        if not rows:
+            return None
+        row = rows[0]
+        if kind == outbox.WITHDRAWN:
+            return await self._withdrawn_job(session, row)
+        if kind == outbox.QUESTION:
+            return await self._question_job(session, row)
+        if kind == outbox.ANSWER:
+            return await self._answer_job(session, row)
+        if kind == outbox.NOTICE:
+            return await self._notice_job(session, row)
+        outbox.postpone(row, error=f"unknown kind {kind}", delay=timedelta(hours=1))
+        return None
+
+    async def _card_job(
+        self, session: AsyncSession, rows: list[OutboxMessage], *, surge: bool, waiting: int
+    ) -> Job | None:
+        services = self._services
+        live: list[tuple[OutboxMessage, Tip]] = []
+        for row in rows:
+            tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+            if tip is None or tip.status in (TIP_WITHDRAWN, TIP_QUARANTINED):
+                row.status = OUTBOX_CANCELLED  # withdrawn or banned since it was queued
+                row.lease_until = None
+                continue
+            live.append((row, tip))
+        if not live:
+            return None
+        chat_id = services.settings.moderator_chat_id
+        if surge and len(live) > 1:
+            counts = await moderation.file_counts(session, [tip.id for _, tip in live])
+            screen = cards.digest(
+                services, [(tip, counts.get(tip.id, 0)) for _, tip in live], waiting
+            )
+            return Job(
+                rows=[row for row, _ in live],
+                kind="digest",
+                chat_id=chat_id,
+                thread_id=services.settings.moderator_thread_id,
+                screen=screen,
+                tips=[tip for _, tip in live],
+            )
+        row, tip = live[0]
+        data = await cards.load_card(session, tip)
+        return Job(
+            rows=[row],
+            kind="card",
+            chat_id=chat_id,
+            screen=cards.card(services, data),
+            tips=[tip],
+            place=tip,
+        )
+
+    async def _withdrawn_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+        if tip is None or self._services.settings.moderator_chat_id is None:
+            row.status, row.lease_until = OUTBOX_CANCELLED, None
+            return None
+        data = await cards.load_card(session, tip)
+        if tip.card_message_id is not None and tip.card_chat_id is not None:
+            return Job(
+                rows=[row],
+                kind="withdrawn",
+                chat_id=tip.card_chat_id,
+                screen=cards.card(self._services, data),
+                edit_message_id=tip.card_message_id,
+                tips=[tip],
+            )
+        text = cards._t(self._services, "mod-withdrawn-note", reference=tip.reference)
+        return Job(
+            rows=[row],
+            kind="withdrawn",
+            chat_id=self._services.settings.moderator_chat_id,
+            thread_id=self._services.settings.moderator_thread_id,
+            screen=Screen(text),
+            tips=[tip],
+        )
+
+    async def _question_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        services = self._services
+        note = await session.get(TipNote, int(row.payload.get("note", 0)))
+        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+        reporter = await session.get(Reporter, tip.reporter_id) if tip else None
+        chat_id = (
+            services.keyring.decrypt_chat_id(reporter.chat_id_enc)
+            if reporter and reporter.chat_id_enc
+            else None
+        )
+        if note is None or tip is None or reporter is None or chat_id is None:
+            row.status, row.last_error, row.lease_until = UNDELIVERABLE, "unreachable", None
+            return None
+        text = services.catalog.t(
+            reporter.language, "question-to-reporter", reference=tip.reference, text=note.text or ""
+        )
+        placeholder = services.catalog.t(reporter.language, "question-placeholder")
+        markup = ForceReply(input_field_placeholder=placeholder[:64])
+        return Job(
+            rows=[row],
+            kind="question",
+            chat_id=chat_id,
+            screen=Screen(text, markup),  # type: ignore[arg-type]
+            tips=[tip],
+            note=note,
+            to_reporter=True,
+        )
+
+    async def _answer_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        services = self._services
+        note = await session.get(TipNote, int(row.payload.get("note", 0)))
+        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+        chat_id = services.settings.moderator_chat_id
+        if note is None or tip is None or chat_id is None:
+            row.status, row.lease_until = OUTBOX_CANCELLED, None
+            return None
+        key = "mod-answer" if note.kind == "answer" else "mod-addition"
+        text = cards._t(services, key, reference=tip.reference, text=note.text or "")
+        files: list[Media] = []
+        if note.media_id is not None:
+            media = await session.get(Media, note.media_id)
+            if media is not None and media.status != MEDIA_FAILED:
+                files = [media]
+        job = Job(
+            rows=[row],
+            kind="answer",
+            chat_id=tip.card_chat_id or chat_id,
+            screen=Screen(text),
+            reply_to=tip.card_message_id,
+            tips=[tip],
+            files=files,
+            note=note,
+            place=None if tip.card_message_id else tip,
+        )
+        return job
+
+    async def _notice_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        services = self._services
+        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+        reporter = await session.get(Reporter, tip.reporter_id) if tip else None
+        chat_id = (
+            services.keyring.decrypt_chat_id(reporter.chat_id_enc)
+            if reporter and reporter.chat_id_enc
+            else None
+        )
+        if tip is None or reporter is None or chat_id is None or not tip.contact_allowed:
+            row.status, row.last_error, row.lease_until = UNDELIVERABLE, "unreachable", None
+            return None
+        text = services.catalog.t(reporter.language, "reviewed-notice", reference=tip.reference)
+        return Job(
+            rows=[row], kind="notice", chat_id=chat_id, screen=Screen(text), to_reporter=True
+        )
+
+    # ------------------------------------------------------------------------ sending
+
+    async def _send(self, context: Ctx, job: Job) -> int | None:
+        assert job.chat_id is not None
+        assert job.screen is not None
+        bot = context.bot
+        if job.edit_message_id is not None:
+            try:
+                edited = await bot.edit_message_text(
+                    job.screen.text,
+                    chat_id=job.chat_id,
+                    message_id=job.edit_message_id,
+                    reply_markup=job.screen.markup,  # type: ignore[arg-type]
+                )
+                return edited.message_id if isinstance(edited, Message) else job.edit_message_id
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return job.edit_message_id
+                raise
+        reply = (
+            ReplyParameters(message_id=job.reply_to, allow_sending_without_reply=True)
+            if job.reply_to
+            else None
+        )
+        message = await bot.send_message(
+            job.chat_id,
+            job.screen.text,
+            reply_markup=job.screen.markup,
+            reply_parameters=reply,
+            message_thread_id=job.thread_id,
+        )
+        if job.files:
+            await send_files(
+                context,
+                job.chat_id,
+                job.files,
+                reply_to=message.message_id,
+                thread_id=job.thread_id,
+            )
+        return message.message_id
+
+    async def _settle(
+        self,
+        job: Job,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Mark the rows sent (and remember where the card is), or postpone them."""
+        async with transaction(self._services.sessions) as session:
+            for row in job.rows:
+                fresh = await session.get(OutboxMessage, row.id)
+                if fresh is None:
+                    continue
+                if error is None:
+                    outbox.mark_sent(fresh, message_id)
+                else:
+                    outbox.postpone(
+                        fresh, error=error, delay=timedelta(seconds=delay) if delay else None
+                    )
+            if error is not None or message_id is None:
+                return
+            self.sent += 1
+            if job.kind == "card" and job.chat_id is not None:
+                tip = await session.get(Tip, job.tips[0].id)
+                if tip is not None:
+                    tip.card_chat_id, tip.card_message_id = job.chat_id, message_id
+                    await moderation.remember_group_message(
+                        session, job.chat_id, message_id, tip.id, "card"
+                    )
+            elif job.kind == "answer" and job.chat_id is not None:
+                await moderation.remember_group_message(
+                    session, job.chat_id, message_id, job.tips[0].id, "answer"
+                )
+            elif job.kind == "question" and job.note is not None:
+                note = await session.get(TipNote, job.note.id)
+                if note is not None:
+                    note.reporter_message_id = message_id
+
+    async def _refused(self, job: Job, exc: TelegramError) -> None:
+        """Telegram refused the message itself (400, 403)."""
+        if job.to_reporter:
+            # The reporter blocked the bot or deleted the chat: nothing more can be done.
+            async with transaction(self._services.sessions) as session:
+                for row in job.rows:
+                    fresh = await session.get(OutboxMessage, row.id)
+                    if fresh is not None:
+                        fresh.status, fresh.lease_until = UNDELIVERABLE, None
+                        fresh.last_error = type(exc).__name__
+            log.info("message to a reporter refused (%s)", type(exc).__name__)
+            return
+        # The group itself refused: a configuration problem an operator must fix. Keep it.
+        log.error("the moderators' group refused a message (%s)", type(exc).__name__)
+        await self._settle(job, error=type(exc).__name__, delay=60.0)
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

@@ -1,0 +1,127 @@
+"""Sending a tip's files to the moderators by ``file_id`` (no re-upload), in albums of up to
+ten, photos and videos behind a spoiler so graphic content is never shown unasked.
+
+Telegram's albums mix photos and videos, or hold only documents, or only audio; voice
+messages, video notes and animations travel alone. Files too large for the bot to download
+are still on Telegram's servers, so they can be shown too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import (
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    ReplyParameters,
+)
+
+from db.models import Media
+from handlers.base import Ctx
+
+ALBUM = 10
+InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaDocument | InputMediaAudio
+
+
+def _family(media: Media) -> str:
+    if media.kind in ("photo", "video"):
+        return "visual"
+    if media.kind in ("document", "audio"):
+        return media.kind
+    return "single"
+
+
+def _input(media: Media, caption: str | None) -> InputMedia:
+    if media.kind == "photo":
+        return InputMediaPhoto(media.file_id, caption=caption, has_spoiler=True)
+    if media.kind == "video":
+        return InputMediaVideo(media.file_id, caption=caption, has_spoiler=True)
+    if media.kind == "audio":
+        return InputMediaAudio(media.file_id, caption=caption)
+    return InputMediaDocument(media.file_id, caption=caption)
+
+
+def plan(files: Sequence[Media]) -> list[list[Media]]:
+    """The messages to send: albums of one family, up to ten, in the files' order."""
+    batches: list[list[Media]] = []
+    by_family: dict[str, list[Media]] = {}
+    for media in files:
+        family = _family(media)
+        if family == "single":
+            batches.append([media])
+            continue
+        current = by_family.get(family)
+        if current is None or len(current) == ALBUM:
+            current = []
+            by_family[family] = current
+            batches.append(current)
+        current.append(media)
+    return batches
+
+
+async def send_files(
+    context: Ctx,
+    chat_id: int,
+    files: Sequence[Media],
+    *,
+    reply_to: int | None,
+    thread_id: int | None = None,
+    caption: str | None = None,
+) -> int:
+    """Send ``files`` as replies to ``reply_to``; return how many messages that took."""
+    bot = context.bot
+    reply = (
+        ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
+    )
+    thread = None if reply_to else thread_id
+    messages = 0
+    for index, batch in enumerate(plan(files)):
+        text = caption if index == 0 else None
+        if len(batch) > 1:
+            await bot.send_media_group(
+                chat_id,
+                [_input(media, text if n == 0 else None) for n, media in enumerate(batch)],
+                reply_parameters=reply,
+                message_thread_id=thread,
+            )
+            messages += len(batch)
+            continue
+        media = batch[0]
+        if media.kind == "photo":
+            await bot.send_photo(
+                chat_id, media.file_id, caption=text, has_spoiler=True,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        elif media.kind == "video":
+            await bot.send_video(
+                chat_id, media.file_id, caption=text, has_spoiler=True,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        elif media.kind == "animation":
+            await bot.send_animation(
+                chat_id, media.file_id, caption=text, has_spoiler=True,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        elif media.kind == "voice":
+            await bot.send_voice(
+                chat_id, media.file_id, caption=text,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        elif media.kind == "audio":
+            await bot.send_audio(
+                chat_id, media.file_id, caption=text,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        elif media.kind == "video_note":
+            await bot.send_video_note(
+                chat_id, media.file_id, reply_parameters=reply, message_thread_id=thread
+            )
+        else:
+            await bot.send_document(
+                chat_id, media.file_id, caption=text,
+                reply_parameters=reply, message_thread_id=thread,
+            )  # fmt: skip
+        messages += 1
+    return messages

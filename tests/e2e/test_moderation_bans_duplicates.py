@@ -1,0 +1,132 @@
+"""Bans quarantine silently; duplicates are linked (exact) and suggested (perceptual)."""
+
+import io
+import re
+
+from PIL import Image, ImageDraw
+
+from db.models import OutboxMessage, TipLink
+from tests.e2e.flows import label, onboard, t
+from tests.e2e.moderators import Moderation, tip
+from tests.fakebot import FakeUser
+
+
+def picture(size: tuple[int, int], quality: int) -> bytes:
+    """A photo with structure (so its perceptual hash means something)."""
+    image = Image.new("RGB", (640, 480), (230, 230, 220))
+    draw = ImageDraw.Draw(image)
+    for i in range(12):
+        draw.rectangle(
+            (i * 50, 40 + i * 25, i * 50 + 40, 300 + i * 10), fill=(20 * i, 80, 255 - 20 * i)
+        )
+    draw.ellipse((380, 60, 600, 280), fill=(200, 30, 30))
+    image = image.resize(size)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def quick_report(user: FakeUser, files: list[bytes], *, as_document: bool = True) -> str:
+    await user.send_command("/report")
+    await user.press(label("en", "category-strike"))
+    await user.send_text("A strike on the market.")
+    await user.press(label("en", "nav-next"))
+    await user.press(label("en", "when-unknown"))
+    await user.press(label("en", "where-unknown"))
+    await user.press(label("en", "party-unknown"))
+    for index, data in enumerate(files):
+        if as_document:
+            await user.send_document(data, file_name=f"IMG_{index}.jpg", mime_type="image/jpeg")
+        else:
+            await user.send_photo(content=data)
+    if files:
+        await user.wait_for_message(lambda m: "in total" in (m.text or ""))
+        await user.press(label("en", "evidence-done"))
+    else:
+        await user.press(label("en", "evidence-none"))
+    await user.press(re.compile(re.escape(label("en", "contact-yes")) + "$"))
+    await user.press(label("en", "review-submit"))
+    match = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", user.last_bot_message().text or "")
+    assert match
+    return match.group(0)
+
+
+async def test_a_banned_reporter_is_quarantined_silently(moderation: Moderation) -> None:
+    user = moderation.fake.user()
+    await onboard(user)
+    first = await quick_report(user, [])
+    card = await moderation.card(first)
+    await moderation.alice.press("⛔ Ban reporter", message=card, chat=moderation.group)
+    assert (await tip(moderation.bot, first)).status == "quarantined"
+    assert "banned" in (moderation.latest(card.message_id).text or "")
+
+    second = await quick_report(user, [])
+    assert t("en", "submitted", reference=second).split(".")[0] in (
+        user.last_bot_message().text or ""
+    ), "not told"
+    await moderation.drained()
+    assert (await tip(moderation.bot, second)).status == "quarantined"
+    assert not any(second in (m.text or "") for m in moderation.group.bot_messages()), "not posted"
+    await user.send_command("/myreports")
+    assert t("en", "status-submitted") in (user.last_bot_message().text or "")
+
+    await moderation.alice.send_command("/queue", "banned", chat=moderation.group)
+    listing = moderation.group.last_bot_message().text or ""
+    assert first in listing
+    assert second in listing
+    await moderation.alice.send_command("/unban", second, chat=moderation.group)
+    await moderation.drained()
+    assert (await tip(moderation.bot, second)).status == "submitted"
+    assert await moderation.card(second), "the report held back is presented now"
+    cards_of_first = [
+        m for m in moderation.group.bot_messages() if (m.text or "").startswith(first)
+    ]
+    assert len(cards_of_first) == 1, [
+        (m.message_id, (m.text or "")[:60], m.reply_to_message_id) for m in cards_of_first
+    ]
+
+
+async def test_identical_and_recompressed_images_are_linked(moderation: Moderation) -> None:
+    original = picture((640, 480), 95)
+    recompressed = picture((320, 240), 40)  # as Telegram shrinks a photo
+    assert original != recompressed
+    one, two, three = moderation.fake.user(), moderation.fake.user(), moderation.fake.user()
+    for user in (one, two, three):
+        await onboard(user)
+    first = await quick_report(one, [original])
+    second = await quick_report(two, [original])  # the very same file
+    third = await quick_report(three, [recompressed], as_document=False)
+    await moderation.drained()
+    links = {
+        (link.tip_id, link.other_tip_id, link.kind) for link in await moderation.bot.all(TipLink)
+    }
+    ids = {ref: (await tip(moderation.bot, ref)).id for ref in (first, second, third)}
+    assert (ids[second], ids[first], "same_file") in links
+    assert (ids[first], ids[second], "same_file") in links
+    assert (ids[third], ids[first], "similar_image") in links
+    card = await moderation.card(third)
+    assert f"{first} (similar image)" in (card.text or "")
+    await moderation.alice.press("🔁 Duplicate…", message=card, chat=moderation.group)
+    await moderation.alice.press(
+        re.compile(rf"^{first} \(similar image\)$"),
+        message=moderation.latest(card.message_id),
+        chat=moderation.group,
+    )
+    stored = await tip(moderation.bot, third)
+    assert stored.status == "duplicate"
+    assert stored.duplicate_of_id == ids[first]
+
+
+async def test_a_withdrawn_report_updates_its_card(moderation: Moderation) -> None:
+    user = moderation.fake.user()
+    await onboard(user)
+    reference = await quick_report(user, [])
+    card = await moderation.card(reference)
+    await user.send_command("/deletemydata")
+    await user.press(label("en", "delete-yes"))
+    await moderation.drained()
+    updated = moderation.latest(card.message_id).text or ""
+    assert "Withdrawn by the reporter" in updated
+    assert "A strike on the market" not in updated
+    kinds = sorted((o.kind, o.status) for o in await moderation.bot.all(OutboxMessage))
+    assert ("tip_withdrawn", "sent") in kinds
