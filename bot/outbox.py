@@ -103,6 +103,16 @@ async def next_due_kind(session: AsyncSession) -> str | None:
     ).scalar_one_or_none()
 
 
+async def sent_since(session: AsyncSession, since: datetime) -> list[datetime]:
+    """When rows were sent since ``since`` (to prime a fresh rate limiter)."""
+    rows = await session.execute(
+        select(OutboxMessage.sent_at).where(
+            OutboxMessage.status == OUTBOX_SENT, OutboxMessage.sent_at >= since
+        )
+    )
+    return [moment for (moment,) in rows.all() if moment is not None]
+
+
 def mark_sent(row: OutboxMessage, telegram_message_id: int | None) -> None:
     row.status = OUTBOX_SENT
     row.sent_at = utcnow()

@@ -72,6 +72,12 @@ class SlidingWindow:
                     return
                 await asyncio.sleep(self._starts[slots - free - 1] + self.period - now)
 
+    def prime(self, starts: list[float]) -> None:
+        """Count earlier starts (``clock`` times), e.g. another process's before a restart."""
+        now = self._clock()
+        merged = sorted([*self._starts, *(s for s in starts if now - s < self.period)])
+        self._starts = deque(merged[-self.limit :])
+
     @property
     def idle(self) -> bool:
         self._expire(self._clock())
@@ -117,6 +123,11 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             window = SlidingWindow(limit, period * (1 + self._margin) + 0.05)
             self._chats[chat_id] = window
         return window
+
+    def remember_sends(self, chat_id: int, seconds_ago: list[float]) -> None:
+        """Tell the chat's window about messages sent before this process started."""
+        now = time.monotonic()
+        self._chat_window(chat_id, chat_id < 0).prime([now - ago for ago in seconds_ago])
 
     async def _acquire(self, endpoint: str, chat_id: int | str | None, items: int) -> None:
         if chat_id is None:

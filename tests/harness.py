@@ -25,9 +25,16 @@ from tests.fakebot import FakeTelegram
 
 class BotHarness:
     def __init__(
-        self, fake: FakeTelegram, settings: Settings, engine: AsyncEngine, secret: bytes
+        self,
+        fake: FakeTelegram,
+        settings: Settings,
+        engine: AsyncEngine,
+        secret: bytes,
+        *,
+        request_timeout: float = 10.0,
     ) -> None:
         self.fake = fake
+        self.request_timeout = request_timeout
         self.settings = settings
         self.engine = engine
         self.secret = secret
@@ -59,7 +66,9 @@ class BotHarness:
         settings = self.settings
         if settings_overrides:
             settings = settings.model_copy(update=settings_overrides)
-        app = build_application(settings, self.secret, engine=self.engine, request_timeout=10.0)
+        app = build_application(
+            settings, self.secret, engine=self.engine, request_timeout=self.request_timeout
+        )
         app.bot_data["services"].processor.update_done.append(self._on_done)
         # What Application.run_polling does, without taking over the event loop.
         await app.initialize()

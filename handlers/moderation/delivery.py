@@ -30,6 +30,7 @@ from telegram.error import (
 )
 
 from bot import moderation, outbox
+from bot.ratelimit import TelegramRateLimiter
 from db.engine import transaction
 from db.models import (
     MEDIA_FAILED,
@@ -105,7 +106,25 @@ class OutboxWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _prime_rate_limiter(self) -> None:
+        """A restarted process does not remember what it sent a moment ago: count the
+        group messages of the last window from the outbox, so the group's limit holds."""
+        settings = self._services.settings
+        limiter = self._context_factory().bot.rate_limiter
+        if settings.moderator_chat_id is None or not isinstance(limiter, TelegramRateLimiter):
+            return
+        window = settings.tipbot_group_window_seconds
+        now = outbox.utcnow()
+        async with self._services.sessions() as session:
+            sent = await outbox.sent_since(session, now - timedelta(seconds=window))
+        ago = [(now - moment).total_seconds() for moment in sent]
+        limiter.remember_sends(settings.moderator_chat_id, ago)
+
     async def _run(self) -> None:
+        try:
+            await self._prime_rate_limiter()
+        except Exception:
+            log.exception("could not prime the rate limiter")
         while not self._stopping:
             try:
                 async with self._busy:

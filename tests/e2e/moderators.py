@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ async def start_moderated(
     database_url: str,
     tmp_path: Path,
     group: FakeGroup,
+    *,
+    request_timeout: float = 10.0,
     **overrides: Any,
 ) -> BotHarness:
     values: dict[str, Any] = {
@@ -85,7 +88,7 @@ async def start_moderated(
     }
     values.update(overrides)
     settings = make_settings(fake, database_url, tmp_path, **values)
-    harness = BotHarness(fake, settings, engine, SECRET.encode())
+    harness = BotHarness(fake, settings, engine, SECRET.encode(), request_timeout=request_timeout)
     await harness.start()
     return harness
 
@@ -110,7 +113,7 @@ async def seed_tips(
     """``count`` submitted tips (with their outbox rows), as if reporters had sent them."""
     references: list[str] = []
     async with transaction(bot.sessions) as session:
-        reporter = Reporter(pseudonym="seed" + "0" * 60, language="uk")
+        reporter = Reporter(pseudonym="seed" + secrets.token_hex(30), language="uk")
         session.add(reporter)
         await session.flush()
         for _ in range(count):

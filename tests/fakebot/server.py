@@ -165,6 +165,7 @@ class Delay:
     remaining: int | None
     hits: int = 0
     active: bool = True
+    execute: bool = True
 
     def matches(self, method: str) -> bool:
         """Does this delay apply to ``method``?"""
@@ -558,9 +559,16 @@ class FakeTelegram(ApiMethods):
         self.faults.append(fault)
         return fault
 
-    def delay(self, method: str, seconds: float, *, times: int | None = None) -> Delay:
-        """Answer ``method`` (or ``"*"``) ``seconds`` later (``times=None``: always)."""
-        rule = Delay(method=method, seconds=seconds, remaining=times)
+    def delay(
+        self, method: str, seconds: float, *, times: int | None = None, execute: bool = True
+    ) -> Delay:
+        """Answer ``method`` (or ``"*"``) ``seconds`` later (``times=None``: always).
+
+        By default the request is then carried out, even if the client gave up waiting — a
+        request that reached Telegram but whose answer was lost. ``execute=False`` models one
+        lost on the way: after the wait it is answered 504 and has no effect.
+        """
+        rule = Delay(method=method, seconds=seconds, remaining=times, execute=execute)
         self.delays.append(rule)
         return rule
 
@@ -728,6 +736,8 @@ class FakeTelegram(ApiMethods):
                 if rule.remaining is not None:
                     rule.remaining -= 1
                 await asyncio.sleep(rule.seconds)
+                if not rule.execute:
+                    return answer(ApiError(504, "Gateway Timeout"))
                 break
         fault = next((f for f in self.faults if f.matches(method, params)), None)
         injected = fault.consume() if fault is not None else None
