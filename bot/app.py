@@ -15,6 +15,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -42,7 +43,12 @@ from handlers.moderation.delivery import OutboxWorker
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "report", "myreports", "language", "privacy", "cancel", "help", "deletemydata")
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 
 
 def check_catalog(catalog: Catalog, settings: Settings) -> None:
@@ -228,6 +234,7 @@ def register_handlers(app: TipbotApp) -> None:
         )
     )
     add(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, common.edited_message))
+    add(ChatMemberHandler(common.added_to_group, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(common.on_error)
 
 

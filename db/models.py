@@ -193,7 +193,6 @@ class Tip(Base):
     )
 
 
-
 class Media(Base):
     """One file a reporter sent, with what investigators need to trust it."""
 

@@ -61,6 +61,20 @@ async def in_group(update: Update, context: Ctx) -> None:
     await send(context, chat.id, Screen(text))
 
 
+@handler("common.added_to_group")
+async def added_to_group(update: Update, _context: Ctx) -> None:
+    """Log a group's id when the bot joins it: that is the MODERATOR_CHAT_ID to set."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == ChatType.PRIVATE:
+        return
+    if change.new_chat_member.status in ("member", "administrator"):
+        log.info(
+            "added to group %d: set MODERATOR_CHAT_ID=%d to moderate there",
+            change.chat.id,
+            change.chat.id,
+        )
+
+
 @handler("common.language")
 async def language_command(update: Update, context: Ctx) -> None:
     async def decide(_session: AsyncSession, state: State) -> Reply:

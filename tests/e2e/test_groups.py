@@ -1,5 +1,7 @@
 """Outside private chats the intake does not run; the command menu exists in each language."""
 
+import pytest
+
 from tests.fakebot import FakeTelegram
 from tests.harness import BotHarness
 
@@ -41,3 +43,23 @@ async def test_commands_are_registered_in_each_language(
     }
     uk = next(c for c in calls if c.params.get("language_code") == "uk")
     assert any("звернення" in c["description"] for c in uk.params["commands"])
+
+
+async def test_the_group_id_is_logged_when_the_bot_is_added(
+    bot: BotHarness, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    group = fake.group(title="Staff")
+    admin = fake.user()
+    me = {"id": fake.bot_id, "is_bot": True, "first_name": "TipBot", "username": "tipbot_test_bot"}
+    with caplog.at_level("INFO"):
+        await fake.push_update(
+            "my_chat_member",
+            {
+                "chat": {"id": group.id, "type": "supergroup", "title": "Staff"},
+                "from": admin.to_dict(),
+                "date": 1_800_000_000,
+                "old_chat_member": {"status": "left", "user": me},
+                "new_chat_member": {"status": "member", "user": me},
+            },
+        )
+    assert f"set MODERATOR_CHAT_ID={group.id}" in caplog.text

@@ -95,3 +95,21 @@ async def test_one_forum_topic_per_category(
         assert cards[bodies[0]] == topics["category:bodies"]
     finally:
         await bot.stop()
+
+
+async def test_a_fixed_forum_topic(
+    fake: FakeTelegram, engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    group = fake.group(title="Moderators", is_forum=True)
+    topic = await fake.make_bot().create_forum_topic(group.id, "Reports")
+    bot = await start_moderated(
+        fake, engine, database_url, tmp_path, group, moderator_thread_id=topic.message_thread_id
+    )
+    try:
+        moderation = Moderation(bot, fake, group, fake.user(), fake.user())
+        (reference,) = await seed_tips(bot, 1)
+        card = await moderation.card(reference)
+        assert card.message_thread_id == topic.message_thread_id
+        assert fake.calls_to("createForumTopic")[-1].params["name"] == "Reports"
+    finally:
+        await bot.stop()

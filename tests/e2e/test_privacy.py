@@ -12,11 +12,14 @@ from bot.logs import configure_logging
 from db.models import Base
 from tests.e2e.flows import PDF, file_complete_report, label, onboard
 from tests.e2e.test_wrong_input import reach
-from tests.fakebot import FakeTelegram
+from tests.fakebot import FakeGroup, FakeTelegram, FakeUser
 from tests.harness import BotHarness
 
 DESCRIPTION = "A missile hit the apartment block on the corner at dawn."
-FILLED_BY_THE_RUN = {"reporter", "tip", "media", "custody_entry", "outbox", "custody_head"}
+FILLED_BY_THE_RUN = {
+    "reporter", "tip", "media", "custody_entry", "outbox", "custody_head", "group_message",
+    "tip_note",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -33,11 +36,16 @@ def log_output() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
 
 
-async def full_run(fake: FakeTelegram) -> list[int]:
-    """Two reporters: a full report, a shared location, files with names and captions."""
+async def full_run(fake: FakeTelegram, bot: BotHarness) -> list[int]:
+    """Two reporters: a full report that a moderator questions and the reporter answers, a
+    shared location, files with names and captions, a deletion."""
     first, second = fake.user(language_code="uk"), fake.user()
     await onboard(first, "uk")
-    await file_complete_report(first, "uk")
+    reference = await file_complete_report(first, "uk")
+    group = fake.group(title="Moderators")
+    moderator = fake.user(first_name="Mod")
+    group.add_member(moderator)
+    await moderate(bot, group, moderator, reference, first)
     await reach(second, "where")
     await second.share_location(50.4501, 30.5234)
     await second.press(label("en", "party-unknown"))
@@ -54,8 +62,23 @@ async def full_run(fake: FakeTelegram) -> list[int]:
     return [first.id, second.id]
 
 
+async def moderate(
+    bot: BotHarness, group: FakeGroup, moderator: FakeUser, reference: str, reporter: FakeUser
+) -> None:
+    await bot.stop()
+    await bot.start(moderator_chat_id=group.id, tipbot_group_window_seconds=1.0)
+    card = await group.wait_for_message(lambda m: (m.text or "").startswith(reference), timeout=10)
+    await moderator.press("❓ Needs info", message=card, chat=group)
+    await moderator.send_text("Which street?", chat=group, reply_to=group.last_bot_message())
+    question = await reporter.wait_for_message(
+        lambda m: "Which street?" in (m.text or ""), timeout=10
+    )
+    await reporter.send_text("Vokzalna street, near the school", reply_to=question)
+    await group.wait_for_message(lambda m: "Vokzalna" in (m.text or ""), timeout=10)
+
+
 async def test_no_raw_user_id_in_any_column(bot: BotHarness, fake: FakeTelegram) -> None:
-    user_ids = await full_run(fake)
+    user_ids = await full_run(fake, bot)
     found: list[str] = []
     async with bot.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
@@ -73,12 +96,13 @@ async def test_no_raw_user_id_in_any_column(bot: BotHarness, fake: FakeTelegram)
 async def test_logs_carry_no_content(
     bot: BotHarness, fake: FakeTelegram, log_output: io.StringIO
 ) -> None:
-    user_ids = await full_run(fake)
+    user_ids = await full_run(fake, bot)
     logs = log_output.getvalue()
     assert "handler=intake." in logs, "one line per update is logged"
     forbidden = [
         DESCRIPTION, "apartment", "Caption with names", "secret-list-of-names", "statement.pdf",
-        "50.4501", "30.5234", "Буча", bot.settings.token(), *map(str, user_ids),
+        "50.4501", "30.5234", "Буча", "Which street", "Vokzalna", bot.settings.token(),
+        *map(str, user_ids),
     ]  # fmt: skip
     leaked = [item for item in forbidden if item in logs]
     assert not leaked, f"found in the logs: {leaked}"
