@@ -30,6 +30,9 @@ SAME_FILE = "same_file"
 SIMILAR_IMAGE = "similar_image"
 SIMILAR_CONTEXT = "similar_context"
 CONTEXT_DAYS = 3
+# At most this many suggestions of each kind per tip: after a strike, hundreds of reports
+# share a place and a day, and linking each to all the others would grow as n².
+MAX_SUGGESTIONS = 10
 # Images compared against at most this many recent ones (a linear scan is plenty here).
 _RECENT_IMAGES = 50_000
 
@@ -83,23 +86,28 @@ async def link(session: AsyncSession, tip: Tip, *, max_distance: int) -> int:
             .order_by(Media.id.desc())
             .limit(_RECENT_IMAGES)
         )
+        similar: dict[int, int] = {}
         for other, other_hash in candidates:
-            if other_hash is None:
+            if other_hash is None or (other, SAME_FILE) in found:
                 continue
             best = min(distance(p, other_hash) for p in phashes)
-            if best <= max_distance and (other, SAME_FILE) not in found:
-                key = (other, SIMILAR_IMAGE)
-                found[key] = min(best, found.get(key) or best)
+            if best <= max_distance:
+                similar[other] = min(best, similar.get(other, best))
+        for other, dist in sorted(similar.items(), key=lambda item: item[1])[:MAX_SUGGESTIONS]:
+            found[(other, SIMILAR_IMAGE)] = dist
     if tip.category and tip.oblast and tip.incident_date and tip.incident_date_precision == "day":
         window = timedelta(days=CONTEXT_DAYS)
         rows = await session.execute(
-            select(Tip.id).where(
+            select(Tip.id)
+            .where(
                 Tip.id != tip.id,
                 live,
                 and_(Tip.category == tip.category, Tip.oblast == tip.oblast),
                 Tip.incident_date_precision == "day",
                 Tip.incident_date.between(tip.incident_date - window, tip.incident_date + window),
             )
+            .order_by(Tip.id.desc())
+            .limit(MAX_SUGGESTIONS)
         )
         for (other,) in rows:
             found.setdefault((other, SIMILAR_CONTEXT), None)
