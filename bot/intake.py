@@ -19,6 +19,7 @@ from bot import custody, duplicates, outbox
 from bot.gazetteer import NearestPlace, Place
 from bot.media import MediaStore, StagedFile
 from bot.refcode import new_reference
+from db.engine import SessionFactory, transaction
 from db.models import (
     MEDIA_FAILED,
     OUTBOX_CANCELLED,
@@ -32,6 +33,7 @@ from db.models import (
     OutboxMessage,
     Reporter,
     Tip,
+    TipNote,
 )
 
 # The version of the privacy notice a reporter agrees to; bump it when the notice changes
@@ -52,6 +54,8 @@ OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
 
 # Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
 ERASE_WINDOW = timedelta(hours=47, minutes=50)
+# session.info key: originals to delete after the transaction commits.
+ERASE_FILES = "tipbot.erase_files"
 CHECKPOINT_EVERY = timedelta(minutes=30)
 
 
@@ -418,21 +422,36 @@ async def add_media(
     return media
 
 
-async def _erase_media(session: AsyncSession, tip: Tip, store: MediaStore) -> int:
-    """Delete a tip's media rows, and every original no other row still references;
-    return how many rows went."""
+async def _erase_media(session: AsyncSession, tip: Tip) -> int:
+    """Delete a tip's media rows; their originals are deleted once the transaction has
+    committed (:func:`delete_unreferenced_originals`), so a rolled-back erasure never leaves
+    rows pointing at missing files. Returns how many rows went."""
     media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
-    keys = {m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key}
     if media:
         await session.execute(delete(Media).where(Media.id.in_([m.id for m in media])))
-    for sha256, key in sorted(keys.items()):
-        await lock_content(session, sha256)
-        still_used = (
-            await session.execute(select(Media.id).where(Media.sha256 == sha256).limit(1))
-        ).first()
-        if still_used is None:
-            store.delete(key)
+        candidates: dict[str, str] = session.info.setdefault(ERASE_FILES, {})
+        candidates.update({m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key})
     return len(media)
+
+
+async def delete_unreferenced_originals(
+    sessions: SessionFactory, store: MediaStore, candidates: dict[str, str]
+) -> int:
+    """After an erasure committed: delete each original no media row references any more.
+
+    Each check runs under the content's lock, which a concurrent sender of the same bytes
+    also holds until its own commit, so a file is never deleted under a new reference.
+    """
+    removed = 0
+    for sha256, key in sorted(candidates.items()):
+        async with transaction(sessions) as session:
+            await lock_content(session, sha256)
+            used = (
+                await session.execute(select(Media.id).where(Media.sha256 == sha256).limit(1))
+            ).first()
+            if used is None and store.delete(key):
+                removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------- submit
@@ -468,10 +487,10 @@ async def submit(
 
 
 async def discard_draft(
-    session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore, reason: str
+    session: AsyncSession, tip: Tip, *, actor: str, reason: str
 ) -> None:
     """Delete an unfinished report and its files; a content-free custody entry remains."""
-    files = await _erase_media(session, tip, store)
+    files = await _erase_media(session, tip)
     tip_id, reference = tip.id, tip.reference
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.tip_id == tip_id).values(tip_id=None)
@@ -509,14 +528,14 @@ async def list_tips(session: AsyncSession, reporter_id: int, *, limit: int = 20)
 # ---------------------------------------------------------------------------- erasure
 
 
-async def erasable_message_ids(
-    session: AsyncSession, reporter_id: int, *, up_to: int, now: datetime | None = None
-) -> list[int]:
-    """Message ids of this chat Telegram may still let the bot delete, oldest first.
+async def erase_start(
+    session: AsyncSession, reporter_id: int, *, now: datetime | None = None
+) -> int | None:
+    """The first message id of this chat Telegram may still let the bot delete (or None).
 
-    In a private chat with a bot both sides' messages share one id sequence, so the range
-    from the last checkpoint before the 48-hour window (or the first one inside it) up to
-    ``up_to`` covers every deletable message; Telegram skips the few too old to delete.
+    In a private chat with a bot both sides' messages share one id sequence, so every id
+    from here up to the latest covers every deletable message: the last checkpoint before
+    the 48-hour window, or else the first one inside it. Telegram skips the few too old.
     """
     now = now or utcnow()
     start = (
@@ -538,9 +557,7 @@ async def erasable_message_ids(
                 )
             )
         ).scalar_one()
-    if start is None:
-        return []
-    return list(range(int(start), up_to + 1))
+    return int(start) if start is not None else None
 
 
 async def forget_chat_messages(session: AsyncSession, reporter: Reporter) -> None:
@@ -565,7 +582,7 @@ class DeletionSummary:
 
 
 async def delete_reporter_data(
-    session: AsyncSession, reporter: Reporter, *, store: MediaStore
+    session: AsyncSession, reporter: Reporter
 ) -> DeletionSummary:
     """ "Delete my data": drafts go; submitted reports not yet reviewed are withdrawn and
     their content and files erased; reports already in review stay (they are evidence).
@@ -581,10 +598,10 @@ async def delete_reporter_data(
     kept: list[str] = []
     for tip in tips:
         if tip.status == TIP_DRAFT:
-            await discard_draft(session, tip, actor=actor, store=store, reason="data_deleted")
+            await discard_draft(session, tip, actor=actor, reason="data_deleted")
             drafts += 1
         elif tip.status in (TIP_SUBMITTED, TIP_QUARANTINED):
-            await _withdraw_and_erase(session, tip, actor=actor, store=store)
+            await _withdraw_and_erase(session, tip, actor=actor)
             withdrawn.append(tip.reference)
         elif tip.status != TIP_WITHDRAWN:
             kept.append(tip.reference)
@@ -604,9 +621,11 @@ async def delete_reporter_data(
 
 
 async def _withdraw_and_erase(
-    session: AsyncSession, tip: Tip, *, actor: str, store: MediaStore
+    session: AsyncSession, tip: Tip, *, actor: str
 ) -> None:
-    files = await _erase_media(session, tip, store)
+    files = await _erase_media(session, tip)
+    # Their words to moderators (answers, additions) and the moderators' questions go too.
+    await session.execute(delete(TipNote).where(TipNote.tip_id == tip.id))
     tip.status = TIP_WITHDRAWN
     for column in (
         "category",

@@ -54,14 +54,14 @@ async def erase_button(update: Update, context: Ctx) -> None:
                 )
             )
         ).scalar_one_or_none()
-        ids = await intake.erasable_message_ids(session, state.reporter.id, up_to=up_to)
+        start = await intake.erase_start(session, state.reporter.id)
         await intake.forget_chat_messages(session, state.reporter)
         await custody.append(
             session,
             actor=state.actor,
             action="conversation_erased",
             tip_id=tip_id,
-            details={"messages": len(ids)},
+            details={"from_message": start or 0, "to_message": up_to},
         )
         neutral = (
             state.t("erase-done", reference=reference)
@@ -70,7 +70,7 @@ async def erase_button(update: Update, context: Ctx) -> None:
         )
         return Reply(
             toast=state.t("erase-working"),
-            erase=ids,
+            erase_from=start,
             send=[Screen(Html(neutral), ReplyKeyboardRemove())],
         )
 
@@ -102,7 +102,6 @@ async def delete_command(update: Update, context: Ctx) -> None:
 async def delete_button(update: Update, context: Ctx) -> None:
     """``d:yes`` deletes (and erases the conversation); ``d:no`` goes back to the menu."""
     confirmed = update.callback_query is not None and update.callback_query.data == "d:yes"
-    up_to = _pressed_message_id(update)
     acks = context.services.acks
 
     async def decide(session: AsyncSession, state: State) -> Reply:
@@ -110,15 +109,13 @@ async def delete_button(update: Update, context: Ctx) -> None:
             return Reply(edit=Screen(Html(state.t("delete-nothing"))))
         if not confirmed:
             return Reply(edit=render.menu(state.services.catalog, state.lang))
-        ids = await intake.erasable_message_ids(session, state.reporter.id, up_to=up_to)
-        summary = await intake.delete_reporter_data(
-            session, state.reporter, store=state.services.store
-        )
+        start = await intake.erase_start(session, state.reporter.id)
+        summary = await intake.delete_reporter_data(session, state.reporter)
         if acks is not None:
             acks.take(state.person.chat_id)
         return Reply(
             toast=state.t("erase-working"),
-            erase=ids,
+            erase_from=start,
             send=[Screen(_deletion_text(state, summary), ReplyKeyboardRemove())],
         )
 

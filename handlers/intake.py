@@ -178,9 +178,7 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
     arg = parts[3] if len(parts) > 3 else ""
     tip = state.draft
     if verb == "restart" and tip is not None:
-        await intake.discard_draft(
-            session, tip, actor=state.actor, store=state.services.store, reason="restarted"
-        )
+        await intake.discard_draft(session, tip, actor=state.actor, reason="restarted")
         state.draft = None
         started = await start_report(session, state)
         return Reply(edit=started.send[0], send=started.send[1:])
@@ -206,9 +204,7 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
 
 async def _discard(session: AsyncSession, state: State, tip: Tip) -> Reply:
     had_location_keyboard = tip.step == "where"
-    await intake.discard_draft(
-        session, tip, actor=state.actor, store=state.services.store, reason="cancelled"
-    )
+    await intake.discard_draft(session, tip, actor=state.actor, reason="cancelled")
     menu = render.menu(state.services.catalog, state.lang, state.t("discarded"))
     if had_location_keyboard:
         return Reply(

@@ -19,15 +19,19 @@ from handlers.base import Ctx, Screen, answer, send, show
 
 @dataclass(slots=True)
 class Reply:
-    """What the user sees next, in this order: ``toast`` answers the pressed button, ``edit``
-    replaces the pressed button's message, the ``erase`` message ids are deleted, and the
-    ``send`` screens are sent as new messages."""
+    """What the user sees next: ``toast`` answers the pressed button, ``edit`` replaces the
+    pressed button's message, and the ``send`` screens are sent as new messages.
+
+    With ``erase_from``, the first screen is sent first and then every message of the chat
+    from ``erase_from`` up to just before it is deleted (both sides), so that screen is
+    what remains — however many messages arrived after the pressed button.
+    """
 
     edit: Screen | None = None
     send: list[Screen] = field(default_factory=list)
     toast: str | None = None
     alert: bool = False
-    erase: list[int] = field(default_factory=list)
+    erase_from: int | None = None
 
 
 async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
@@ -38,7 +42,7 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
         first.append(answer(query, reply.toast, alert=reply.alert))
     pending = list(reply.send)
     if reply.edit is not None:
-        if query is not None and not reply.erase:
+        if query is not None and reply.erase_from is None:
             first.append(show(update, context, reply.edit))
         else:
             pending.insert(0, reply.edit)
@@ -46,8 +50,10 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
         await asyncio.gather(*first)
     if chat is None:
         return
-    if reply.erase:
-        await erase_messages(context, chat.id, reply.erase)
+    if reply.erase_from is not None and pending:
+        kept = await send(context, chat.id, pending.pop(0))
+        if kept is not None:
+            await erase_messages(context, chat.id, range(reply.erase_from, kept.message_id))
     for screen in pending:
         await send(context, chat.id, screen)
 

@@ -79,4 +79,7 @@ async def respond(update: Update, context: Ctx, decide: Decision) -> None:
         reply = await decide(session, state)
     if session.info.get("outbox") and services.outbox_worker is not None:
         services.outbox_worker.wake()  # something was queued: deliver it now, not at the poll
+    erased = session.info.get(intake.ERASE_FILES)
+    if erased:
+        await intake.delete_unreferenced_originals(services.sessions, services.store, erased)
     await deliver(update, context, reply)
