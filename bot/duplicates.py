@@ -93,8 +93,8 @@ async def link(session: AsyncSession, tip: Tip, *, max_distance: int) -> int:
             best = min(distance(p, other_hash) for p in phashes)
             if best <= max_distance:
                 similar[other] = min(best, similar.get(other, best))
-        for other, dist in sorted(similar.items(), key=lambda item: item[1])[:MAX_SUGGESTIONS]:
-            found[(other, SIMILAR_IMAGE)] = dist
+        for other, bits in sorted(similar.items(), key=lambda item: item[1])[:MAX_SUGGESTIONS]:
+            found[(other, SIMILAR_IMAGE)] = bits
     if tip.category and tip.oblast and tip.incident_date and tip.incident_date_precision == "day":
         window = timedelta(days=CONTEXT_DAYS)
         rows = await session.execute(

@@ -191,6 +191,13 @@ def _reply_to(update: Update) -> ReplyParameters | None:
     return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
 
 
+async def _remember_views(context: Ctx, chat_id: int, tip_id: int, ids: list[int]) -> None:
+    """Remember what was shown of a tip, so a withdrawal can take it back out of the chat."""
+    async with transaction(context.services.sessions) as session:
+        for message_id in ids:
+            await moderation.remember_group_message(session, chat_id, message_id, tip_id, "view")
+
+
 async def _media(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
     data = await _load(context, press)
     query, chat = update.callback_query, update.effective_chat
@@ -201,13 +208,14 @@ async def _media(update: Update, context: Ctx, press: Press, _mod: Moderator) ->
     await answer(query, _t(context.services, "mod-sending-media", count=len(data.media)))
     message = update.effective_message
     caption = _t(context.services, "mod-media-caption", reference=data.tip.reference)
-    await send_files(
+    sent = await send_files(
         context,
         chat.id,
         data.media,
         reply_to=message.message_id if message else None,
         caption=caption,
     )
+    await _remember_views(context, chat.id, data.tip.id, sent)
 
 
 async def _map(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -218,17 +226,21 @@ async def _map(update: Update, context: Ctx, press: Press, _mod: Moderator) -> N
         await answer(query, _t(context.services, "mod-no-location"))
         return
     await answer(query)
-    await context.bot.send_location(
+    sent = await context.bot.send_location(
         chat.id, data.tip.lat, data.tip.lon, reply_parameters=_reply_to(update)
     )
+    await _remember_views(context, chat.id, data.tip.id, [sent.message_id])
 
 
-async def _replies(update: Update, context: Ctx, texts: list[Html]) -> None:
+async def _replies(update: Update, context: Ctx, tip_id: int, texts: list[Html]) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    for text in texts:
-        await context.bot.send_message(chat.id, text, reply_parameters=_reply_to(update))
+    sent = [
+        (await context.bot.send_message(chat.id, text, reply_parameters=_reply_to(update)))
+        for text in texts
+    ]
+    await _remember_views(context, chat.id, tip_id, [message.message_id for message in sent])
 
 
 async def _text(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -236,7 +248,7 @@ async def _text(update: Update, context: Ctx, press: Press, _mod: Moderator) -> 
     assert update.callback_query is not None
     await answer(update.callback_query)
     if data is not None:
-        await _replies(update, context, cards.full_text(context.services, data.tip))
+        await _replies(update, context, data.tip.id, cards.full_text(context.services, data.tip))
 
 
 async def _history(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -246,7 +258,7 @@ async def _history(update: Update, context: Ctx, press: Press, _mod: Moderator) 
         tip = await session.get(Tip, press.tip_id)
         texts = await cards.history(session, services, tip) if tip else []
     await answer(update.callback_query)
-    await _replies(update, context, texts)
+    await _replies(update, context, press.tip_id, texts)
 
 
 async def _card(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:

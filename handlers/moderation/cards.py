@@ -71,8 +71,12 @@ def _lang(services: Services) -> str:
     return services.settings.tipbot_moderator_language
 
 
-def _t(services: Services, key: str, **args: Any) -> Html:
+def mt(services: Services, key: str, **args: Any) -> Html:
+    """A message in the moderators' language."""
     return services.catalog.t(_lang(services), key, **args)
+
+
+_t = mt
 
 
 def callback(action: str, tip: Tip, *args: str | int) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ForceReply, Message, ReplyParameters
 from telegram.error import (
@@ -37,6 +38,7 @@ from db.models import (
     OUTBOX_CANCELLED,
     TIP_QUARANTINED,
     TIP_WITHDRAWN,
+    GroupMessage,
     Media,
     OutboxMessage,
     Reporter,
@@ -70,6 +72,9 @@ class Job:
     note: TipNote | None = None
     to_reporter: bool = False
     place: Tip | None = None  # whose forum topic to post in (found before sending)
+    # Messages to take out of the chat after sending (a withdrawn tip's relayed copies).
+    delete_ids: list[int] = field(default_factory=list)
+    sent_files: list[int] = field(default_factory=list)
 
 
 class OutboxWorker:
@@ -230,29 +235,35 @@ class OutboxWorker:
         )
 
     async def _withdrawn_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        """The reporter withdrew a tip the moderators have seen: its card now says so, and
+        the bot's copies of its content in the chat (answers, files shown) are deleted."""
+        services = self._services
         tip = await session.get(Tip, row.tip_id) if row.tip_id else None
-        if tip is None or self._services.settings.moderator_chat_id is None:
+        chat_id = services.settings.moderator_chat_id
+        if tip is None or chat_id is None:
             row.status, row.lease_until = OUTBOX_CANCELLED, None
             return None
-        data = await cards.load_card(session, tip)
-        if tip.card_message_id is not None and tip.card_chat_id is not None:
-            return Job(
-                rows=[row],
-                kind="withdrawn",
-                chat_id=tip.card_chat_id,
-                screen=cards.card(self._services, data),
-                edit_message_id=tip.card_message_id,
-                tips=[tip],
+        copies = await session.execute(
+            select(GroupMessage.message_id).where(
+                GroupMessage.tip_id == tip.id,
+                GroupMessage.chat_id == (tip.card_chat_id or chat_id),
+                GroupMessage.kind.in_(("answer", "view")),
             )
-        text = cards._t(self._services, "mod-withdrawn-note", reference=tip.reference)
-        return Job(
+        )
+        job = Job(
             rows=[row],
             kind="withdrawn",
-            chat_id=self._services.settings.moderator_chat_id,
-            thread_id=self._services.settings.moderator_thread_id,
-            screen=Screen(text),
+            chat_id=tip.card_chat_id or chat_id,
             tips=[tip],
+            delete_ids=[message_id for (message_id,) in copies],
         )
+        if tip.card_message_id is not None:
+            job.screen = cards.card(services, await cards.load_card(session, tip))
+            job.edit_message_id = tip.card_message_id
+        else:
+            job.screen = Screen(cards.mt(services, "mod-withdrawn-note", reference=tip.reference))
+            job.thread_id = services.settings.moderator_thread_id
+        return job
 
     async def _question_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
         services = self._services
@@ -291,7 +302,7 @@ class OutboxWorker:
             row.status, row.lease_until = OUTBOX_CANCELLED, None
             return None
         key = "mod-answer" if note.kind == "answer" else "mod-addition"
-        text = cards._t(services, key, reference=tip.reference, text=note.text or "")
+        text = cards.mt(services, key, reference=tip.reference, text=note.text or "")
         files: list[Media] = []
         if note.media_id is not None:
             media = await session.get(Media, note.media_id)
@@ -333,6 +344,8 @@ class OutboxWorker:
         assert job.chat_id is not None
         assert job.screen is not None
         bot = context.bot
+        if job.delete_ids:
+            await _delete_quietly(context, job.chat_id, job.delete_ids)
         if job.edit_message_id is not None:
             try:
                 edited = await bot.edit_message_text(
@@ -343,9 +356,12 @@ class OutboxWorker:
                 )
                 return edited.message_id if isinstance(edited, Message) else job.edit_message_id
             except BadRequest as exc:
-                if "not modified" in str(exc).lower():
+                problem = str(exc).lower()
+                if "not modified" in problem:
                     return job.edit_message_id
-                raise
+                if "not found" not in problem and "can't be edited" not in problem:
+                    raise
+                # The card was deleted (or is too old to edit): say it in a new message.
         reply = (
             ReplyParameters(message_id=job.reply_to, allow_sending_without_reply=True)
             if job.reply_to
@@ -391,6 +407,13 @@ class OutboxWorker:
             if error is not None or message_id is None:
                 return
             self.sent += 1
+            if job.delete_ids and job.chat_id is not None:
+                await session.execute(
+                    delete(GroupMessage).where(
+                        GroupMessage.chat_id == job.chat_id,
+                        GroupMessage.message_id.in_(job.delete_ids),
+                    )
+                )
             if job.kind == "card" and job.chat_id is not None:
                 tip = await session.get(Tip, job.tips[0].id)
                 if tip is not None:
@@ -422,6 +445,15 @@ class OutboxWorker:
         # The group itself refused: a configuration problem an operator must fix. Keep it.
         log.error("the moderators' group refused a message (%s)", type(exc).__name__)
         await self._settle(job, error=type(exc).__name__, delay=60.0)
+
+
+async def _delete_quietly(context: Ctx, chat_id: int, message_ids: list[int]) -> None:
+    """Delete the bot's own messages, as far as Telegram allows (older ones may stay)."""
+    for start in range(0, len(message_ids), 100):
+        try:
+            await context.bot.delete_messages(chat_id, message_ids[start : start + 100])
+        except (BadRequest, Forbidden):
+            log.info("some copies could not be deleted")
 
 
 def _seconds(value: Any) -> float:

@@ -15,6 +15,7 @@ from telegram import (
     InputMediaDocument,
     InputMediaPhoto,
     InputMediaVideo,
+    Message,
     ReplyParameters,
 )
 
@@ -69,59 +70,60 @@ async def send_files(
     reply_to: int | None,
     thread_id: int | None = None,
     caption: str | None = None,
-) -> int:
-    """Send ``files`` as replies to ``reply_to``; return how many messages that took."""
+) -> list[int]:
+    """Send ``files`` as replies to ``reply_to``; return the ids of the messages sent."""
     bot = context.bot
     reply = (
         ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
     )
     thread = None if reply_to else thread_id
-    messages = 0
+    sent: list[int] = []
     for index, batch in enumerate(plan(files)):
         text = caption if index == 0 else None
         if len(batch) > 1:
-            await bot.send_media_group(
+            album = await bot.send_media_group(
                 chat_id,
                 [_input(media, text if n == 0 else None) for n, media in enumerate(batch)],
                 reply_parameters=reply,
                 message_thread_id=thread,
             )
-            messages += len(batch)
+            sent.extend(message.message_id for message in album)
             continue
         media = batch[0]
+        message: Message
         if media.kind == "photo":
-            await bot.send_photo(
+            message = await bot.send_photo(
                 chat_id, media.file_id, caption=text, has_spoiler=True,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
         elif media.kind == "video":
-            await bot.send_video(
+            message = await bot.send_video(
                 chat_id, media.file_id, caption=text, has_spoiler=True,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
         elif media.kind == "animation":
-            await bot.send_animation(
+            message = await bot.send_animation(
                 chat_id, media.file_id, caption=text, has_spoiler=True,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
         elif media.kind == "voice":
-            await bot.send_voice(
+            message = await bot.send_voice(
                 chat_id, media.file_id, caption=text,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
         elif media.kind == "audio":
-            await bot.send_audio(
+            message = await bot.send_audio(
                 chat_id, media.file_id, caption=text,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
         elif media.kind == "video_note":
-            await bot.send_video_note(
+            message = await bot.send_video_note(
                 chat_id, media.file_id, reply_parameters=reply, message_thread_id=thread
             )
         else:
-            await bot.send_document(
+            message = await bot.send_document(
                 chat_id, media.file_id, caption=text,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
-        messages += 1
-    return messages
+        sent.append(message.message_id)
+    return sent
