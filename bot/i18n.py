@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from importlib.resources import files
@@ -44,6 +45,16 @@ class Html(str):
 
 def escape(text: str) -> Html:
     return Html(html.escape(text, quote=False))
+
+
+_TAG = re.compile(r"<[^>]+>")
+# Longer arguments are substituted after formatting (Fluent's limit is 2,500 characters).
+_LONG_ARGUMENT = 2000
+
+
+def plain(text: str) -> str:
+    """Catalog HTML as plain text (for button toasts, which Telegram does not parse)."""
+    return html.unescape(_TAG.sub("", text))
 
 
 def _prepare(args: dict[str, Any]) -> dict[str, Any]:
@@ -100,12 +111,24 @@ class Catalog:
             pattern = message.attributes.get(attribute) if attribute else message.value
             if pattern is None:
                 continue
-            text, errors = bundle.format_pattern(pattern, _prepare(args))
+            prepared = _prepare(args)
+            # Fluent refuses a placeable over 2,500 characters (a reporter's long answer):
+            # such values go in after formatting, in place of a short token.
+            long_values: dict[str, str] = {}
+            for name, value in prepared.items():
+                if isinstance(value, str) and len(value) > _LONG_ARGUMENT:
+                    token = f"\x00{len(long_values)}\x00"
+                    long_values[token] = value
+                    prepared[name] = token
+            text, errors = bundle.format_pattern(pattern, prepared)
             if errors:
                 log.warning(
                     "message %s in %s: %d formatting problem(s)", key, candidate, len(errors)
                 )
-            return Html(text)
+            result = str(text)
+            for token, value in long_values.items():
+                result = result.replace(token, value)
+            return Html(result)
         log.error("message %s is missing in every catalog", key)
         return Html(html.escape(key))
 

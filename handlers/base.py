@@ -27,7 +27,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.gazetteer import Gazetteer
-from bot.i18n import Catalog, Html, pick_language
+from bot.i18n import Catalog, Html, pick_language, plain
 from bot.keys import Keyring
 from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, mark_handled
@@ -174,8 +174,13 @@ async def show(update: Update, context: Ctx, screen: Screen) -> Message | None:
 async def answer(
     query: CallbackQuery | None, text: str | None = None, *, alert: bool = False
 ) -> None:
-    """Stop the button's spinner; an expired query is not worth failing for."""
+    """Stop the button's spinner (with a toast, or an alert to dismiss); an expired query
+    is not worth failing for. Toasts are plain text of at most 200 characters."""
     if query is None:
         return
+    if text is not None:
+        text = plain(text)
+        if len(text) > 200:
+            text = text[:199] + "…"
     with contextlib.suppress(BadRequest):
         await query.answer(text, show_alert=alert)

@@ -13,6 +13,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot import custody
+from bot.i18n import plain
 from bot.moderation import Moderator
 from db.engine import transaction
 from handlers.base import Ctx
@@ -87,7 +88,7 @@ async def authorise(update: Update, context: Ctx, action: str) -> Moderator | No
     query = update.callback_query
     if query is not None:
         try:
-            await query.answer(text, show_alert=True)
+            await query.answer(plain(text), show_alert=True)
         except TelegramError:
             log.info("refusal not delivered")
     return None
