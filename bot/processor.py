@@ -2,9 +2,11 @@
 
 PTB hands every update to :class:`ChatOrderedProcessor`. Updates of one chat wait for each
 other on a per-chat lock (FIFO), so a reporter's album arrives in order while another
-reporter's slow download never delays anyone else. The processor also drops floods from one
-private chat (sending one polite notice per flood) and logs one line per update: its id, the
-handler that took it, the outcome and the milliseconds it took — never its content.
+reporter's slow download never delays anyone else. In a group the turn is per member, so
+one moderator's album of evidence does not hold up the others' buttons. The processor also
+drops floods from one private chat (sending one polite notice per flood) and logs one line
+per update: its id, the handler that took it, the outcome and the milliseconds it took —
+never its content.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -94,12 +96,16 @@ class FloodGate:
             self._albums.pop(key, None)
 
 
-def _chat_key(update: object) -> int | None:
+def _chat_key(update: object) -> Hashable | None:
+    """Whose turn an update waits for: its private chat, or (chat, member) in a group."""
     if isinstance(update, Update):
-        if update.effective_chat is not None:
-            return update.effective_chat.id
-        if update.effective_user is not None:
-            return update.effective_user.id
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None:
+            if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user is not None:
+                return (chat.id, user.id)
+            return chat.id
+        if user is not None:
+            return user.id
     return None
 
 
@@ -124,11 +130,12 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         on_flood: Callable[[Update], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
         self._flood_gate = flood_gate
         self.on_flood = on_flood
-        self.chat_started: list[Callable[[int], None]] = []
-        self.chat_finished: list[Callable[[int], None]] = []
+        # Called with the turn's key: a private chat's id, or (chat id, user id) in a group.
+        self.chat_started: list[Callable[[Hashable], None]] = []
+        self.chat_finished: list[Callable[[Hashable], None]] = []
         self.update_done: list[Callable[[int], None]] = []
 
     async def initialize(self) -> None:
@@ -177,7 +184,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             for listener in self.update_done:
                 listener(record.update_id)
 
-    async def run_in_chat(self, key: int, coroutine: Awaitable[Any]) -> None:
+    async def run_in_chat(self, key: Hashable, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` in the chat's turn: after its updates already waiting, before any
         that arrive later. Work that is not an update (a delayed acknowledgement) uses it too."""
         lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))

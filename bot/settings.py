@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     tipbot_description_max_chars: int = Field(default=4000, ge=100, le=4096)
     tipbot_description_total_chars: int = Field(default=20000, ge=1000)
     tipbot_ack_delay_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
-    tipbot_concurrent_updates: int = Field(default=256, ge=1, le=4096)
+    tipbot_concurrent_updates: int = Field(default=1024, ge=1, le=4096)
     tipbot_moderator_language: str = "en"
     tipbot_surge_threshold: int = Field(default=10, ge=0)
     tipbot_notify_reporters: bool = True
