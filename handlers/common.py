@@ -6,10 +6,11 @@ pick before that travels in the buttons' callback data, not in the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import Update, User
 from telegram.constants import ChatType
 from telegram.error import Forbidden
 
@@ -18,7 +19,7 @@ from bot.i18n import LANGUAGES, pick_language
 from bot.processor import mark_outcome
 from handlers import render
 from handlers.account import delete_confirm, my_reports_reply
-from handlers.base import Ctx, Screen, answer, handler, send
+from handlers.base import Ctx, Screen, Services, answer, handler, send
 from handlers.intake import start_report
 from handlers.replies import Reply
 from handlers.state import State, consent_first, respond
@@ -46,6 +47,19 @@ async def start(update: Update, context: Ctx) -> None:
         return Reply(send=[render.menu(catalog, state.lang, state.t("welcome-back"))])
 
     await respond(update, context, decide)
+
+
+async def chosen_language(services: Services, chat_id: int, user: User | None) -> str:
+    """The language a reporter chose (best effort: the database may be what just failed),
+    else their Telegram app's."""
+    try:
+        async with asyncio.timeout(2.0), services.sessions() as session:
+            reporter = await intake.find_reporter(session, services.keyring.pseudonym(chat_id))
+        if reporter is not None and reporter.language in LANGUAGES:
+            return reporter.language
+    except Exception:
+        log.info("the reporter's language could not be looked up")
+    return pick_language(user.language_code if user else None)
 
 
 @handler("common.group")
@@ -112,7 +126,12 @@ async def unknown_command(update: Update, context: Ctx) -> None:
 
 @handler("common.edited")
 async def edited_message(update: Update, context: Ctx) -> None:
-    """Edits of sent messages are not picked up; say so instead of silently ignoring them."""
+    """Edits of sent messages are not picked up; say so instead of silently ignoring them.
+    A live location's moves (edits every few seconds) are ignored without a word: the
+    location itself was already refused."""
+    edited = update.edited_message
+    if edited is not None and edited.location is not None:
+        return
 
     async def decide(_session: AsyncSession, state: State) -> Reply:
         return Reply(send=[Screen(state.t("edited-ignored"))])
@@ -217,9 +236,8 @@ async def on_error(update: object, context: Ctx) -> None:
     chat = update.effective_chat
     if chat is None or chat.type != ChatType.PRIVATE:
         return
-    user = update.effective_user
     services = context.services
-    lang = pick_language(user.language_code if user else None)
+    lang = await chosen_language(services, chat.id, update.effective_user)
     text = services.catalog.t(lang, "error-generic")
     try:
         if update.callback_query is not None:

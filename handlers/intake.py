@@ -150,7 +150,8 @@ async def cancel_command(update: Update, context: Ctx) -> None:
         if state.draft is None:
             text = state.t("cancel-nothing")
             return Reply(send=[render.menu(state.services.catalog, state.lang, text)])
-        return Reply(send=[render.discard_confirm(state.services.catalog, state.lang)])
+        confirm = render.discard_confirm(state.services.catalog, state.lang, state.draft)
+        return Reply(send=[confirm])
 
     await respond(update, context, decide)
 
@@ -177,6 +178,11 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
     step, action = verb, parts[2] if len(parts) > 2 else ""
     arg = parts[3] if len(parts) > 3 else ""
     tip = state.draft
+    # Restart and delete name the draft they were shown for: pressed under an older one
+    # (since sent or deleted), they must not touch the report being written now.
+    named = action if verb == "restart" else arg if verb == "discard" else ""
+    if named and tip is not None and named != str(tip.id):
+        return Reply(toast=state.t("stale-button"))
     if verb == "restart" and tip is not None:
         await intake.discard_draft(session, tip, actor=state.actor, reason="restarted")
         state.draft = None
@@ -191,7 +197,7 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
     if verb == "discard":
         return await _discard(session, state, tip)
     if action == "cancel":
-        return Reply(edit=render.discard_confirm(state.services.catalog, state.lang))
+        return Reply(edit=render.discard_confirm(state.services.catalog, state.lang, tip))
     if step != tip.step:
         return Reply(toast=state.t("stale-button"))
     if action == "back":
@@ -448,12 +454,25 @@ async def on_text(session: AsyncSession, state: State, text: str) -> Reply:
 
 
 async def on_location(
-    session: AsyncSession, state: State, lat: float, lon: float, label: str | None
+    session: AsyncSession,
+    state: State,
+    lat: float,
+    lon: float,
+    label: str | None,
+    *,
+    live: bool = False,
 ) -> Reply:
-    """A shared point (location or venue): the incident's place at the "where" step."""
+    """A shared point (location or venue): the incident's place at the "where" step.
+
+    A live location is refused: it keeps telling where the reporter is, which is not
+    necessarily the place of the incident and is dangerous to share."""
     if not state.consented:
         return consent_first(state)
     tip = state.draft
+    if live:
+        if tip is None:
+            return Reply(send=[Screen(state.t("location-live"))])
+        return await reprompt(session, state, tip, "location-live")
     if tip is None:
         text = state.t("location-no-report")
         return Reply(send=[render.menu(state.services.catalog, state.lang, text)])

@@ -38,7 +38,10 @@ async def private_message(update: Update, context: Ctx) -> None:
             return await on_location(session, state, point.latitude, point.longitude, label)
         if message.location is not None:
             point = message.location
-            return await on_location(session, state, point.latitude, point.longitude, None)
+            live = bool(point.live_period)
+            return await on_location(
+                session, state, point.latitude, point.longitude, None, live=live
+            )
         return await on_unsupported(session, state, message)
 
     await respond(update, context, decide)

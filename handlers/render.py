@@ -94,15 +94,17 @@ def resume_prompt(services: Services, lang: str, tip: Tip) -> Screen:
     )
     rows = [
         [button(t(lang, "resume-continue"), "r:resume")],
-        [button(t(lang, "resume-restart"), "r:restart")],
+        [button(t(lang, "resume-restart"), f"r:restart:{tip.id}")],
     ]
     return Screen(text, keyboard(rows))
 
 
-def discard_confirm(catalog: Catalog, lang: str) -> Screen:
+def discard_confirm(catalog: Catalog, lang: str, tip: Tip) -> Screen:
+    """ "Delete this draft?" — the button names the draft, so an old one cannot delete a
+    newer report."""
     t = catalog.t
     rows = [
-        [button(t(lang, "discard-yes"), "r:discard:yes")],
+        [button(t(lang, "discard-yes"), f"r:discard:yes:{tip.id}")],
         [button(t(lang, "discard-no"), "r:discard:no")],
     ]
     return Screen(t(lang, "discard-confirm"), keyboard(rows))

@@ -106,6 +106,36 @@ async def test_old_buttons_and_double_taps_are_harmless(
     assert (await bot.all(Tip))[0].step == "description"
 
 
+async def test_an_old_delete_button_cannot_delete_the_next_report(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = fake.user()
+    await reach(user, "description")
+    await user.send_command("/cancel")
+    old_confirm = user.last_bot_message()
+    await user.press(label("en", "discard-no"), message=old_confirm)
+    await user.send_command("/report")
+    resume = user.last_bot_message()
+    await user.press(t("en", "resume-continue"), message=resume)
+    await user.send_text("What I saw.")
+    await user.press(label("en", "nav-next"))
+    first = (await bot.all(Tip))[0]
+    # That report is cancelled from its own prompt; a new one is started.
+    await user.send_command("/cancel")
+    await user.press(label("en", "discard-yes"))
+    await user.send_command("/report")
+    await user.press(label("en", "category-strike"))
+    current = (await bot.all(Tip))[0]
+    assert current.id != first.id
+    # The old prompts' buttons, pressed now, are stale: the new report stays.
+    await user.press_data(f"r:discard:yes:{first.id}", message=old_confirm)
+    assert user.last_callback_answer.text == t("en", "stale-button")
+    await user.press_data(f"r:restart:{first.id}", message=resume)
+    assert user.last_callback_answer.text == t("en", "stale-button")
+    tips = await bot.all(Tip)
+    assert [(tip.id, tip.category) for tip in tips] == [(current.id, "strike")]
+
+
 async def test_unfinished_report_continue_or_start_over(
     bot: BotHarness, fake: FakeTelegram
 ) -> None:

@@ -163,6 +163,25 @@ async def test_venue_keeps_its_name(bot: BotHarness, fake: FakeTelegram) -> None
     assert tip.location_source == "shared_point"
 
 
+async def test_a_live_location_is_refused_and_its_moves_ignored(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = fake.user()
+    await reach(user, "where")
+    sent = await user.share_location(50.45, 30.52, live_period=900)
+    assert t("en", "location-live") in (user.last_bot_message().text or "")
+    tip = (await bot.all(Tip))[0]
+    assert (tip.lat, tip.step) == (None, "where"), "not kept; still at the place step"
+    before = len(user.bot_messages())
+    for step in range(3):  # the phone moves the point every few seconds
+        update = await user.update_live_location(
+            sent["message"]["message_id"], 50.45 + step / 1000, 30.52
+        )
+        await bot.wait_processed(update["update_id"])
+    assert len(user.bot_messages()) == before, "no answer to each move"
+    assert (await bot.all(Tip))[0].lat is None
+
+
 async def test_location_at_another_step_is_not_taken(bot: BotHarness, fake: FakeTelegram) -> None:
     user = fake.user()
     await reach(user, "category")
