@@ -24,8 +24,9 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot import custody
 from bot.gazetteer import Gazetteer
-from bot.i18n import LANGUAGES, Catalog, pick_language
+from bot.i18n import LANGUAGES, Catalog
 from bot.keys import Keyring
 from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, FloodGate
@@ -116,6 +117,9 @@ def build_application(
             app.job_queue.run_repeating(
                 _prune_job, interval=timedelta(hours=1), first=timedelta(minutes=1), name="prune"
             )
+            app.job_queue.run_repeating(
+                _custody_head_job, interval=timedelta(hours=1), first=5, name="custody-head"
+            )
 
     async def post_stop(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await services.outbox_worker.stop()
@@ -183,7 +187,7 @@ def build_application(
         user = update.effective_user
         if chat is None:
             return
-        lang = pick_language(user.language_code if user else None)
+        lang = await common.chosen_language(services, chat.id, user)
         try:
             await app.bot.send_message(chat.id, services.catalog.t(lang, "flood-notice"))
         except TelegramError:
@@ -248,6 +252,14 @@ async def register_commands(
             await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
         except TelegramError as exc:
             log.warning("could not register the %s commands: %s", lang, type(exc).__name__)
+
+
+async def _custody_head_job(context: Ctx) -> None:
+    """Log the custody chain's head every hour: a copy of the logs then pins the chain, so
+    rewriting it later (even in full) no longer matches what was logged at the time."""
+    async with context.services.sessions() as session:
+        seq, digest = await custody.head(session)
+    log.info("custody head seq=%d hash=%s", seq, digest)
 
 
 async def _prune_job(context: Ctx) -> None:

@@ -165,3 +165,9 @@ async def verify(session: AsyncSession, *, batch: int = 1000) -> Verification:
     if head.seq != count or head.hash != expected_prev:
         return Verification(False, count, expected_prev, head.seq, "head does not match chain")
     return Verification(True, count, expected_prev)
+
+
+async def head(session: AsyncSession) -> tuple[int, str]:
+    """The chain's head: how many entries it holds and the hash of the last one."""
+    row = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
+    return int(row.seq), str(row.hash)

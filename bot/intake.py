@@ -486,9 +486,7 @@ async def submit(
     )
 
 
-async def discard_draft(
-    session: AsyncSession, tip: Tip, *, actor: str, reason: str
-) -> None:
+async def discard_draft(session: AsyncSession, tip: Tip, *, actor: str, reason: str) -> None:
     """Delete an unfinished report and its files; a content-free custody entry remains."""
     files = await _erase_media(session, tip)
     tip_id, reference = tip.id, tip.reference
@@ -581,9 +579,7 @@ class DeletionSummary:
     kept: list[str]
 
 
-async def delete_reporter_data(
-    session: AsyncSession, reporter: Reporter
-) -> DeletionSummary:
+async def delete_reporter_data(session: AsyncSession, reporter: Reporter) -> DeletionSummary:
     """ "Delete my data": drafts go; submitted reports not yet reviewed are withdrawn and
     their content and files erased; reports already in review stay (they are evidence).
     The encrypted chat id and consent are forgotten; content-free custody entries remain."""
@@ -606,6 +602,16 @@ async def delete_reporter_data(
         elif tip.status != TIP_WITHDRAWN:
             kept.append(tip.reference)
     await forget_chat_messages(session, reporter)
+    # Nothing may reach them any more: no questions wait for an answer, nothing is added.
+    await session.execute(
+        update(TipNote)
+        .where(
+            TipNote.tip_id.in_(select(Tip.id).where(Tip.reporter_id == reporter.id)),
+            TipNote.is_open.is_(True),
+        )
+        .values(is_open=False)
+    )
+    reporter.adding_to_tip_id = None
     reporter.chat_id_enc = None
     reporter.consented_at = None
     reporter.privacy_version = None
@@ -620,9 +626,7 @@ async def delete_reporter_data(
     return DeletionSummary(drafts, withdrawn, kept)
 
 
-async def _withdraw_and_erase(
-    session: AsyncSession, tip: Tip, *, actor: str
-) -> None:
+async def _withdraw_and_erase(session: AsyncSession, tip: Tip, *, actor: str) -> None:
     files = await _erase_media(session, tip)
     # Their words to moderators (answers, additions) and the moderators' questions go too.
     await session.execute(delete(TipNote).where(TipNote.tip_id == tip.id))

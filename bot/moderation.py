@@ -39,6 +39,12 @@ REJECT_REASONS: tuple[str, ...] = ("spam", "not_relevant", "not_enough_info", "o
 VERDICTS = frozenset({TIP_VERIFIED, TIP_REJECTED, TIP_DUPLICATE})
 # Tips a moderator can still act on.
 OPEN = frozenset({TIP_SUBMITTED, TIP_IN_REVIEW, TIP_NEEDS_INFO})
+# A question typed as a reply to a card, waiting for its moderator to confirm it.
+PENDING_QUESTION = "pending"
+# How long the reporter's next message counts as the answer to an open question.
+QUESTION_TTL = timedelta(days=7)
+# How long after answering, a reporter's further messages still belong to the answer.
+ANSWER_CONTINUES = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
@@ -114,6 +120,7 @@ async def take(session: AsyncSession, tip: Tip, moderator: Moderator) -> None:
 
 
 async def release(session: AsyncSession, tip: Tip, moderator: Moderator) -> None:
+    _require_open(tip)
     if tip.assignee_id is None:
         raise Refused("not-taken")
     tip.assignee_id = None
@@ -124,6 +131,7 @@ async def release(session: AsyncSession, tip: Tip, moderator: Moderator) -> None
 
 
 async def set_urgent(session: AsyncSession, tip: Tip, moderator: Moderator, urgent: bool) -> None:
+    _require_open(tip)
     tip.urgent = urgent
     await _record(session, tip, moderator, "urgent_on" if urgent else "urgent_off")
 
@@ -185,25 +193,48 @@ def _require_open(tip: Tip) -> None:
         raise Conflict(tip)
 
 
+async def evidence_viewed(
+    session: AsyncSession, tip_id: int, moderator: Moderator, view: str
+) -> None:
+    """Who looked at a tip's evidence (its files, map, full text), and when: for the
+    custody log, not a change of the tip (its version stays)."""
+    await custody.append(
+        session,
+        actor=moderator.actor,
+        action="evidence_viewed",
+        tip_id=tip_id,
+        details={"moderator": moderator.name, "view": view},
+    )
+
+
 # ---------------------------------------------------------------------------- bans
 
 
+async def lock_reporter_of(session: AsyncSession, tip_id: int) -> None:
+    """Lock the reporter of a tip before the tip itself: the order the reporter's own
+    updates take locks in, so a ban and a reporter's message never wait on each other."""
+    owner = select(Tip.reporter_id).where(Tip.id == tip_id).scalar_subquery()
+    await session.execute(select(Reporter.id).where(Reporter.id == owner).with_for_update())
+
+
 async def ban(session: AsyncSession, tip: Tip, moderator: Moderator) -> list[str]:
-    """Ban the tip's reporter (silently): their unreviewed tips are quarantined, as their
-    new ones will be. Returns the references quarantined."""
+    """Ban the tip's reporter (silently): their tips no moderator has taken yet are
+    quarantined, as their new ones will be; tips in someone's hands stay there, marked.
+    Returns the references quarantined. Call :func:`lock_reporter_of` first."""
     reporter = await session.get(Reporter, tip.reporter_id, with_for_update=True)
     assert reporter is not None
     if reporter.banned_at is not None:
         raise Refused("already-banned")
     reporter.banned_at = utcnow()
     reporter.banned_by = moderator.name
-    quarantined = await _set_status_where(session, reporter.id, OPEN, TIP_QUARANTINED)
+    quarantined = await _set_status_where(session, reporter.id, {TIP_SUBMITTED}, TIP_QUARANTINED)
     await _record(session, tip, moderator, "reporter_banned", {"quarantined": len(quarantined)})
     return [other.reference for other in quarantined]
 
 
 async def unban(session: AsyncSession, tip: Tip, moderator: Moderator) -> list[str]:
-    """Lift a ban: quarantined tips go back to the queue (and are presented to moderators)."""
+    """Lift a ban: quarantined tips go back to the queue (and are presented to moderators).
+    Call :func:`lock_reporter_of` first."""
     reporter = await session.get(Reporter, tip.reporter_id, with_for_update=True)
     assert reporter is not None
     if reporter.banned_at is None:
@@ -235,6 +266,21 @@ async def _set_status_where(
     return changed
 
 
+async def other_cards(session: AsyncSession, tip: Tip, *, limit: int = 10) -> list[int]:
+    """The reporter's other tips with a card in the group (most recent first)."""
+    rows = await session.execute(
+        select(Tip.id)
+        .where(
+            Tip.reporter_id == tip.reporter_id,
+            Tip.id != tip.id,
+            Tip.card_message_id.is_not(None),
+        )
+        .order_by(Tip.id.desc())
+        .limit(limit)
+    )
+    return [int(tip_id) for (tip_id,) in rows.all()]
+
+
 async def is_banned(session: AsyncSession, tip: Tip) -> bool:
     reporter = await session.get(Reporter, tip.reporter_id)
     return reporter is not None and reporter.banned_at is not None
@@ -243,22 +289,51 @@ async def is_banned(session: AsyncSession, tip: Tip) -> bool:
 # ---------------------------------------------------------------------------- questions
 
 
-async def ask(session: AsyncSession, tip: Tip, moderator: Moderator, text: str) -> TipNote:
-    """Relay a question to the reporter (the caller checked they allowed contact)."""
+async def draft_question(
+    session: AsyncSession, tip: Tip, moderator: Moderator, text: str
+) -> TipNote:
+    """A question typed as a reply to a card, kept until its moderator confirms sending it
+    (a reply in the group may well be meant for the other moderators)."""
+    note = TipNote(
+        tip_id=tip.id,
+        kind=PENDING_QUESTION,
+        text=text,
+        moderator_id=moderator.id,
+        moderator_name=moderator.name,
+    )
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def ask(
+    session: AsyncSession,
+    tip: Tip,
+    moderator: Moderator,
+    text: str,
+    *,
+    pending: TipNote | None = None,
+) -> TipNote:
+    """Relay a question to the reporter (the caller checked they allowed contact); with
+    ``pending``, send the question :func:`draft_question` kept."""
     if tip.status in (TIP_WITHDRAWN, TIP_DRAFT):
         raise Refused("withdrawn")
     reporter = await session.get(Reporter, tip.reporter_id)
     if reporter is None or not reporter.chat_id_enc:
         raise Refused("unreachable")
-    note = TipNote(
-        tip_id=tip.id,
-        kind="question",
-        text=text,
-        moderator_id=moderator.id,
-        moderator_name=moderator.name,
-        is_open=True,
-    )
-    session.add(note)
+    if pending is not None:
+        note = pending
+        note.kind, note.is_open, note.created_at = "question", True, utcnow()
+    else:
+        note = TipNote(
+            tip_id=tip.id,
+            kind="question",
+            text=text,
+            moderator_id=moderator.id,
+            moderator_name=moderator.name,
+            is_open=True,
+        )
+        session.add(note)
     if tip.status in (TIP_SUBMITTED, TIP_IN_REVIEW):
         tip.status = TIP_NEEDS_INFO
     await session.flush()
@@ -279,20 +354,42 @@ async def _close_questions(session: AsyncSession, tip: Tip) -> None:
 async def open_question(
     session: AsyncSession, reporter_id: int, *, reporter_message_id: int | None = None
 ) -> TipNote | None:
-    """The question a reporter's message answers: the one it replies to, else the most
-    recent open one."""
+    """The question a reporter's message answers: the one it replies to (answered already
+    or not: an answer in several messages), else the most recent open one asked within
+    :data:`QUESTION_TTL` (a message weeks later is not taken for an answer unless it
+    replies to the question)."""
     query = (
         select(TipNote)
         .join(Tip, Tip.id == TipNote.tip_id)
-        .where(
-            Tip.reporter_id == reporter_id, TipNote.kind == "question", TipNote.is_open.is_(True)
-        )
+        .where(Tip.reporter_id == reporter_id, TipNote.kind == "question")
         .order_by(TipNote.id.desc())
         .limit(1)
     )
     if reporter_message_id is not None:
         query = query.where(TipNote.reporter_message_id == reporter_message_id)
+    else:
+        query = query.where(
+            TipNote.is_open.is_(True), TipNote.created_at >= utcnow() - QUESTION_TTL
+        )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def answering(session: AsyncSession, reporter_id: int) -> int | None:
+    """The tip a reporter answered a question about in the last :data:`ANSWER_CONTINUES`:
+    their next messages continue that answer (people write in several messages)."""
+    return (
+        await session.execute(
+            select(TipNote.tip_id)
+            .join(Tip, Tip.id == TipNote.tip_id)
+            .where(
+                Tip.reporter_id == reporter_id,
+                TipNote.kind == "answer",
+                TipNote.created_at >= utcnow() - ANSWER_CONTINUES,
+            )
+            .order_by(TipNote.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def add_from_reporter(
@@ -304,8 +401,10 @@ async def add_from_reporter(
     media_id: int | None,
     actor: str,
     question: TipNote | None = None,
+    gather: timedelta | None = None,
 ) -> TipNote:
-    """Attach the reporter's answer (or later addition) and queue it for the moderators."""
+    """Attach the reporter's answer (or later addition) and queue it for the moderators;
+    ``gather`` holds it back a moment so the rest of an album goes in the same message."""
     note = TipNote(tip_id=tip.id, kind=kind, text=text, media_id=media_id)
     session.add(note)
     if question is not None:
@@ -313,7 +412,9 @@ async def add_from_reporter(
         if tip.status == TIP_NEEDS_INFO:
             tip.status = TIP_IN_REVIEW if tip.assignee_id else TIP_SUBMITTED
     await session.flush()
-    await outbox.enqueue(session, outbox.ANSWER, tip_id=tip.id, payload={"note": note.id})
+    await outbox.enqueue(
+        session, outbox.ANSWER, tip_id=tip.id, payload={"note": note.id}, delay=gather
+    )
     await custody.append(
         session,
         actor=actor,

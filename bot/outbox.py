@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OUTBOX_PENDING, OUTBOX_SENT, OutboxMessage
@@ -38,6 +38,7 @@ async def enqueue(
     *,
     tip_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    delay: timedelta | None = None,
 ) -> OutboxMessage:
     now = utcnow()
     row = OutboxMessage(
@@ -47,7 +48,7 @@ async def enqueue(
         status=OUTBOX_PENDING,
         attempts=0,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=now + delay if delay else now,
     )
     session.add(row)
     await session.flush()
@@ -78,20 +79,44 @@ async def waiting_cards(session: AsyncSession) -> int:
 
 
 async def claim(
-    session: AsyncSession, *, kinds: Sequence[str] | None = None, limit: int = 1
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str] | None = None,
+    limit: int = 1,
+    tip_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Lease up to ``limit`` due rows, oldest first (PostgreSQL skips rows another process
-    is claiming at the same moment)."""
+    """Lease up to ``limit`` due rows (of ``tip_id``'s, if given), oldest first (PostgreSQL
+    skips rows another process is claiming at the same moment)."""
     now = utcnow()
     query = select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
     if kinds is not None:
         query = query.where(OutboxMessage.kind.in_(kinds))
+    if tip_id is not None:
+        query = query.where(OutboxMessage.tip_id == tip_id)
     rows = list((await session.execute(query.with_for_update(skip_locked=True))).scalars())
     for row in rows:
         row.lease_until = now + LEASE
         row.attempts += 1
     await session.flush()
     return rows
+
+
+async def hurry(session: AsyncSession, *, kind: str, tip_id: int) -> None:
+    """Make a tip's rows of ``kind`` that were held back (and never tried) due now."""
+    now = utcnow()
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.tip_id == tip_id,
+            OutboxMessage.status == OUTBOX_PENDING,
+            OutboxMessage.lease_until.is_(None),
+            OutboxMessage.attempts == 0,
+            OutboxMessage.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    session.info["outbox"] = True
 
 
 async def next_due_kind(session: AsyncSession) -> str | None:

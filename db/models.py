@@ -314,7 +314,7 @@ class TipNote(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # question, answer, addition
+    kind: Mapped[str] = mapped_column(String(16))  # question, pending, answer, addition
     text: Mapped[str | None] = mapped_column(Text)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
     moderator_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot import intake, moderation
+from bot import intake, moderation, outbox
 from bot.duplicates import perceptual_hash
 from bot.i18n import Html
 from bot.media import DownloadError, StagedFile, TooLargeError
@@ -47,6 +47,8 @@ from handlers.state import State, consent_first, respond
 log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+# How long a relayed file waits for the rest of its album before it is passed on anyway.
+RELAY_HOLD = timedelta(minutes=1)
 
 
 def is_media(message: Message) -> bool:
@@ -150,6 +152,8 @@ class Burst:
     refused: int = 0
     compressed: bool = False
     new_report: bool = False
+    # Files that answered a question or were added to a report: (tip id, kind).
+    relay: tuple[int, str] | None = None
 
 
 class BurstAcks:
@@ -188,15 +192,15 @@ class BurstAcks:
         self._postpone(chat_id)
         return self._pending.pop(chat_id, None)
 
-    def _postpone(self, chat_id: int) -> None:
+    def _postpone(self, chat_id: Hashable) -> None:
         if chat_id in self._sleeping:
             timer = self._timers.pop(chat_id, None)
             self._sleeping.discard(chat_id)
             if timer is not None:
                 timer.cancel()
 
-    def _arm_if_pending(self, chat_id: int) -> None:
-        if chat_id in self._pending and chat_id not in self._timers:
+    def _arm_if_pending(self, chat_id: Hashable) -> None:
+        if isinstance(chat_id, int) and chat_id in self._pending and chat_id not in self._timers:
             self._sleeping.add(chat_id)
             self._timers[chat_id] = asyncio.get_running_loop().create_task(self._fire(chat_id))
 
@@ -259,19 +263,33 @@ class BurstAcks:
 
 
 async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
-    """Deliver a burst's acknowledgement with the reporter's current step under it."""
+    """Deliver a burst's acknowledgement with the reporter's current step under it (or,
+    for files answering a question or added to a report, the receipt for those)."""
     services = context.services
     acks: BurstAcks = services.acks
-    screen: Screen
+    screens: list[Screen] = []
     async with transaction(services.sessions) as session:
         _, tip = await intake.find_reporter_and_draft(session, services.keyring.pseudonym(chat_id))
         text = await acks.describe(session, tip, burst)
-        if tip is not None:
+        if burst.relay is not None:
+            relayed = await session.get(Tip, burst.relay[0])
+            await outbox.hurry(session, kind=outbox.ANSWER, tip_id=burst.relay[0])
+            if relayed is not None:
+
+                def t(key: str, **args: object) -> Html:
+                    return services.catalog.t(burst.lang, key, **args)
+
+                screens.append(relay.thanks(t, relayed, burst.relay[1]).with_prefix(text))
+                text = ""
+        if tip is not None and (text or burst.stored or burst.new_report or not screens):
             counts = await intake.media_counts(session, tip.id)
-            screen = render.step_screen(services, burst.lang, tip, counts).with_prefix(text)
-        else:
-            screen = Screen(Html(text))
-    await send(context, chat_id, screen)
+            screens.append(render.step_screen(services, burst.lang, tip, counts).with_prefix(text))
+        elif text:
+            screens.append(Screen(Html(text)))
+    if burst.relay is not None and services.outbox_worker is not None:
+        services.outbox_worker.wake()
+    for screen in screens:
+        await send(context, chat_id, screen)
 
 
 # ---------------------------------------------------------------------------- receiving
@@ -417,14 +435,16 @@ async def _record_relayed(
     new: intake.NewMedia,
     staged: StagedFile | None,
 ) -> Reply:
-    """A file answering a question (or added later): attached to its report, passed on."""
+    """A file answering a question (or added later): attached to its report and passed on
+    (held back a moment, so an album travels as one); acknowledged once per burst."""
+    services = state.services
     tip = await session.get(Tip, admission.tip_id)
     question = await session.get(TipNote, admission.question_id) if admission.question_id else None
     if tip is None:
         return Reply(send=[Screen(state.t("no-open-report"))])
     new.origin = admission.relay_kind or "answer"
     media = await intake.add_media(
-        session, tip, new, staged, actor=state.actor, store=state.services.store
+        session, tip, new, staged, actor=state.actor, store=services.store
     )
     await moderation.add_from_reporter(
         session,
@@ -434,9 +454,14 @@ async def _record_relayed(
         media_id=media.id,
         actor=state.actor,
         question=question if question is not None and question.is_open else None,
+        # Held until the burst is acknowledged (the album is complete), at most a minute.
+        gather=RELAY_HOLD,
     )
-    target = relay.RelayTarget(tip, new.origin, question)
-    return Reply(send=[relay.thanks(state, target)])
+    burst = services.acks.burst(state.person.chat_id, state.lang)
+    burst.relay = (tip.id, new.origin)
+    if new.status != MEDIA_STORED:
+        _note_in_burst(burst, new, state)
+    return Reply()
 
 
 def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:

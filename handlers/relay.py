@@ -1,7 +1,9 @@
 """The reporter's side of follow-ups: answering a moderator's question, adding information.
 
-A message is an answer when it replies to a relayed question, or — while a question is open
-and no report is being written — whatever the reporter sends next. From My reports a
+A message is an answer when it replies to a relayed question, or — while a question asked in
+the last week is open and no report is being written — whatever the reporter sends next, and
+what they send in the ten minutes after answering; the rest of an album goes where its first
+file went. From My reports a
 reporter can also add information to a report ("a:<tip>", until "a:done"). Text and files
 (through the same media pipeline) are attached to the tip and posted as a reply to its card;
 the reporter never learns who asked.
@@ -9,6 +11,7 @@ the reporter never learns who asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
 from bot import moderation
-from db.models import TIP_DRAFT, TIP_WITHDRAWN, Tip, TipNote
+from bot.i18n import Html
+from db.models import TIP_DRAFT, TIP_WITHDRAWN, Media, Tip, TipNote
 from handlers import render
 from handlers.base import Ctx, Screen, button, handler, keyboard
 from handlers.replies import Reply
@@ -39,6 +43,10 @@ async def relay_target(session: AsyncSession, state: State, message: Message) ->
     reporter = state.reporter
     if reporter is None or not state.consented:
         return None
+    if message.media_group_id:
+        continued = await _album_target(session, state, message.media_group_id)
+        if continued is not None:
+            return continued
     if reporter.adding_to_tip_id is not None:
         tip = await _own_tip(session, state, reporter.adding_to_tip_id)
         if tip is not None:
@@ -51,10 +59,40 @@ async def relay_target(session: AsyncSession, state: State, message: Message) ->
         )
     if question is None and state.draft is None:
         question = await moderation.open_question(session, reporter.id)
-    if question is None:
+    if question is not None:
+        tip = await _own_tip(session, state, question.tip_id)
+        return RelayTarget(tip, "answer", question if question.is_open else None) if tip else None
+    if state.draft is None:
+        answered = await moderation.answering(session, reporter.id)
+        tip = await _own_tip(session, state, answered) if answered is not None else None
+        if tip is not None:
+            return RelayTarget(tip, "answer")
+    return None
+
+
+async def _album_target(
+    session: AsyncSession, state: State, media_group_id: str
+) -> RelayTarget | None:
+    """Where the earlier files of this album went, if they answered or added to a report
+    (the question closed with the first file; the rest of the album follows it)."""
+    assert state.reporter is not None
+    row = (
+        await session.execute(
+            select(Media.tip_id, Media.origin)
+            .join(Tip, Tip.id == Media.tip_id)
+            .where(
+                Tip.reporter_id == state.reporter.id,
+                Media.media_group_id == media_group_id,
+                Media.origin.in_(("answer", "addition")),
+            )
+            .order_by(Media.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
         return None
-    tip = await session.get(Tip, question.tip_id)
-    return RelayTarget(tip, "answer", question) if tip is not None else None
+    tip = await _own_tip(session, state, int(row[0]))
+    return RelayTarget(tip, str(row[1])) if tip is not None else None
 
 
 async def _own_tip(session: AsyncSession, state: State, tip_id: int) -> Tip | None:
@@ -70,15 +108,19 @@ async def _own_tip(session: AsyncSession, state: State, tip_id: int) -> Tip | No
     ).scalar_one_or_none()
 
 
-def _adding_screen(state: State, tip: Tip, key: str) -> Screen:
-    done = keyboard([[button(state.t("adding-done"), "a:done")]])
-    return Screen(state.t(key, reference=tip.reference), done)
+Translate = Callable[..., Html]
 
 
-def thanks(state: State, target: RelayTarget) -> Screen:
-    if target.kind == "answer":
-        return Screen(state.t("answer-thanks", reference=target.tip.reference))
-    return _adding_screen(state, target.tip, "adding-saved")
+def _adding_screen(t: Translate, tip: Tip, key: str) -> Screen:
+    done = keyboard([[button(t("adding-done"), "a:done")]])
+    return Screen(t(key, reference=tip.reference), done)
+
+
+def thanks(t: Translate, tip: Tip, kind: str) -> Screen:
+    """The reporter's receipt for an answer or an addition (``t`` translates)."""
+    if kind == "answer":
+        return Screen(t("answer-thanks", reference=tip.reference))
+    return _adding_screen(t, tip, "adding-saved")
 
 
 async def relay_text(session: AsyncSession, state: State, target: RelayTarget, text: str) -> Reply:
@@ -93,7 +135,7 @@ async def relay_text(session: AsyncSession, state: State, target: RelayTarget, t
         actor=state.actor,
         question=target.question,
     )
-    return Reply(send=[thanks(state, target)])
+    return Reply(send=[thanks(state.t, target.tip, target.kind)])
 
 
 @handler("relay.add_button")
@@ -115,7 +157,7 @@ async def add_button(update: Update, context: Ctx) -> None:
         if tip is None:
             return Reply(toast=state.t("stale-button"))
         state.reporter.adding_to_tip_id = tip.id
-        return Reply(edit=_adding_screen(state, tip, "adding-prompt"))
+        return Reply(edit=_adding_screen(state.t, tip, "adding-prompt"))
 
     await respond(update, context, decide)
 

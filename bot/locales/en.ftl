@@ -193,6 +193,7 @@ where-too-long = ⚠️ Please type just the place name (up to { $limit } charac
 location-wrong-step = ⚠️ A place can be given at step 4 (“Where”); you can change it on the review screen.
 location-no-report = To report an incident, press “New report” first; I will ask for the place there.
 location-invalid = ⚠️ This location is not valid. Please try again.
+location-live = ⚠️ This is a <b>live</b> location: it keeps showing where you are, so I do not keep it. Please stop sharing it in Telegram. To give the place, send a fixed point (📎 → Location → “Send selected location”) or type the name of the place.
 place-point-near = near { $place } (approximate, from a shared point)
 place-point = a point on the map ({ $lat }, { $lon })
 place-typed = “{ $typed }” (as written)
@@ -483,6 +484,7 @@ mod-digest-title = 📥 <b>{ $count ->
        *[other] { $count } new reports
     }</b> — many are waiting ({ $waiting }), so they come in lists. Open one to see its card.
 mod-opening = Posting the card of { $reference }…
+mod-open-exists = The card of { $reference } is already in the chat. To post it again at the bottom, send /tip { $reference }.
 mod-withdrawn-note = ↩️ The reporter withdrew <code>{ $reference }</code> and its content was erased.
 mod-no-media = This report has no files.
 mod-sending-media = Sending { $count ->
@@ -517,11 +519,21 @@ mod-action-reporter_unbanned = reporter unbanned
 mod-action-question_asked = question sent to the reporter
 mod-action-answer_received = reporter answered
 mod-action-information_added = reporter added information
+mod-action-evidence_viewed = viewed { $view ->
+    [media] the files
+    [map] the map
+   *[text] the full text
+}
 mod-action-moderation_refused = refused a non-moderator
 mod-ask-prompt = ✍️ Write your question for the reporter of <code>{ $reference }</code> as a <b>reply to this message</b>. They will not see who asked.
 mod-ask-placeholder = Question for the reporter
 mod-ask-not-allowed = The reporter of { $reference } did not allow contact: no questions can be sent.
 mod-ask-queued = ✓ The question will be sent to the reporter of <code>{ $reference }</code>; their answer will appear here.
+mod-question-offer = Send this reply to the reporter of <code>{ $reference }</code> as a question? They will not see who asked.
+mod-btn-send-question = ❓ Send to the reporter
+mod-btn-keep-question = Don’t send
+mod-question-kept = Not sent: the reply stays among the moderators.
+mod-question-not-yours = Only the moderator who wrote this reply can send it.
 mod-ask-too-long = The question is too long (up to { $limit } characters).
 mod-reply-text-only = Please write the question as text.
 mod-dup-prompt = 🔁 Which report is <code>{ $reference }</code> a duplicate of? <b>Reply to this message</b> with its reference.

@@ -22,7 +22,7 @@ from bot import moderation
 from bot.i18n import Html
 from bot.moderation import Conflict, Moderator, Refused
 from db.engine import transaction
-from db.models import Tip
+from db.models import TIP_DRAFT, Tip, TipNote
 from handlers.base import Ctx, Screen, Services, answer, handler
 from handlers.moderation import cards, topics
 from handlers.moderation.access import authorise
@@ -87,34 +87,52 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
     services = context.services
     query = update.callback_query
     assert query is not None
-    toast: str
-    markup: InlineKeyboardMarkup | None = None
+    decided: tuple[str, InlineKeyboardMarkup | None, Screen] | None = None
+    others: list[int] = []
     async with transaction(services.sessions) as session:
+        if press.action in ("ban", "unban"):
+            await moderation.lock_reporter_of(session, press.tip_id)
         tip = await moderation.tip_for_update(session, press.tip_id)
-        if tip is None:
-            await answer(query, _t(services, "mod-stale"))
-            return
-        try:
-            moderation.check_version(tip, press.version)
-            if _needs_confirmation(tip, press, moderator):
-                toast = _t(services, "mod-confirm-taken", name=tip.assignee_name or "")
-                markup = cards.confirm_keyboard(services, tip, press.data)
-            else:
-                toast = await _apply(session, services, tip, press, moderator)
-        except Conflict:
-            toast = _t(services, "mod-conflict", name=tip.last_actor_name or "?")
-        except Refused as exc:
-            toast = _t(services, f"mod-refused-{exc.reason}")
-        data = await cards.load_card(session, tip)
-        screen = cards.card(services, data)
+        if tip is not None:
+            decided = await _decision(session, services, tip, press, moderator)
+            if press.action in ("ban", "unban") and decided[1] is None:
+                others = await moderation.other_cards(session, tip)
+    if decided is None:
+        await answer(query, _t(services, "mod-stale"))
+        return
+    toast, markup, screen = decided
     await answer(query, toast, alert=markup is not None)
     if markup is not None:
         await _edit_markup(query.message, markup)
     else:
         await _edit_card(query.message, screen)
+    for other in others:  # the reporter's other cards show the ban (or its end) too
+        await refresh_card(context, other)
     worker = services.outbox_worker
     if worker is not None:
         worker.wake()
+
+
+async def _decision(
+    session: AsyncSession, services: Services, tip: Tip, press: Press, moderator: Moderator
+) -> tuple[str, InlineKeyboardMarkup | None, Screen]:
+    """Apply a decision to the locked tip: the toast, a confirmation keyboard (when the
+    tip is someone else's), and the card as it now is."""
+    markup: InlineKeyboardMarkup | None = None
+    toast: str
+    try:
+        moderation.check_version(tip, press.version)
+        if _needs_confirmation(tip, press, moderator):
+            toast = _t(services, "mod-confirm-taken", name=tip.assignee_name or "")
+            markup = cards.confirm_keyboard(services, tip, press.data)
+        else:
+            toast = await _apply(session, services, tip, press, moderator)
+    except Conflict:
+        toast = _t(services, "mod-conflict", name=tip.last_actor_name or "?")
+    except Refused as exc:
+        toast = _t(services, f"mod-refused-{exc.reason}")
+    screen = cards.card(services, await cards.load_card(session, tip))
+    return toast, markup, screen
 
 
 def _needs_confirmation(tip: Tip, press: Press, moderator: Moderator) -> bool:
@@ -191,14 +209,24 @@ def _reply_to(update: Update) -> ReplyParameters | None:
     return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
 
 
-async def _remember_views(context: Ctx, chat_id: int, tip_id: int, ids: list[int]) -> None:
-    """Remember what was shown of a tip, so a withdrawal can take it back out of the chat."""
+async def _remember_views(
+    context: Ctx,
+    chat_id: int,
+    tip_id: int,
+    ids: list[int],
+    moderator: Moderator | None = None,
+    view: str | None = None,
+) -> None:
+    """Remember what was shown of a tip, so a withdrawal can take it back out of the chat;
+    a view of the evidence itself (files, map, full text) goes in the custody log."""
     async with transaction(context.services.sessions) as session:
         for message_id in ids:
             await moderation.remember_group_message(session, chat_id, message_id, tip_id, "view")
+        if moderator is not None and view is not None:
+            await moderation.evidence_viewed(session, tip_id, moderator, view)
 
 
-async def _media(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+async def _media(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
     data = await _load(context, press)
     query, chat = update.callback_query, update.effective_chat
     assert query is not None
@@ -215,10 +243,10 @@ async def _media(update: Update, context: Ctx, press: Press, _mod: Moderator) ->
         reply_to=message.message_id if message else None,
         caption=caption,
     )
-    await _remember_views(context, chat.id, data.tip.id, sent)
+    await _remember_views(context, chat.id, data.tip.id, sent, mod, "media")
 
 
-async def _map(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+async def _map(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
     data = await _load(context, press)
     query, chat = update.callback_query, update.effective_chat
     assert query is not None
@@ -229,10 +257,17 @@ async def _map(update: Update, context: Ctx, press: Press, _mod: Moderator) -> N
     sent = await context.bot.send_location(
         chat.id, data.tip.lat, data.tip.lon, reply_parameters=_reply_to(update)
     )
-    await _remember_views(context, chat.id, data.tip.id, [sent.message_id])
+    await _remember_views(context, chat.id, data.tip.id, [sent.message_id], mod, "map")
 
 
-async def _replies(update: Update, context: Ctx, tip_id: int, texts: list[Html]) -> None:
+async def _replies(
+    update: Update,
+    context: Ctx,
+    tip_id: int,
+    texts: list[Html],
+    moderator: Moderator | None = None,
+    view: str | None = None,
+) -> None:
     chat = update.effective_chat
     if chat is None:
         return
@@ -240,15 +275,17 @@ async def _replies(update: Update, context: Ctx, tip_id: int, texts: list[Html])
         (await context.bot.send_message(chat.id, text, reply_parameters=_reply_to(update)))
         for text in texts
     ]
-    await _remember_views(context, chat.id, tip_id, [message.message_id for message in sent])
+    ids = [message.message_id for message in sent]
+    await _remember_views(context, chat.id, tip_id, ids, moderator, view)
 
 
-async def _text(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+async def _text(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
     data = await _load(context, press)
     assert update.callback_query is not None
     await answer(update.callback_query)
     if data is not None:
-        await _replies(update, context, data.tip.id, cards.full_text(context.services, data.tip))
+        texts = cards.full_text(context.services, data.tip)
+        await _replies(update, context, data.tip.id, texts, mod, "text")
 
 
 async def _history(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -344,9 +381,16 @@ async def _open(update: Update, context: Ctx, press: Press, _mod: Moderator) -> 
         return
     async with services.sessions() as session:
         tip = await session.get(Tip, press.tip_id)
-        data = await cards.load_card(session, tip) if tip is not None else None
+        live = tip is not None and tip.status != TIP_DRAFT
+        data = await cards.load_card(session, tip) if tip is not None and live else None
     if data is None:
         await answer(query, _t(services, "mod-stale"))
+        return
+    if data.tip.card_message_id is not None:
+        # Opened already: one card per tip (``/tip`` posts it again, for a long chat).
+        await answer(
+            query, _t(services, "mod-open-exists", reference=data.tip.reference), alert=True
+        )
         return
     await answer(query, _t(services, "mod-opening", reference=data.tip.reference))
     await post_card(context, data, reply_to=_reply_to(update))
@@ -361,15 +405,24 @@ async def post_card(
     if chat_id is None:
         return None
     screen = cards.card(services, data)
-    thread = await topics.thread_for(context, data.tip)
-    message = await context.bot.send_message(
-        chat_id,
-        screen.text,
-        reply_markup=screen.markup,
-        # In a forum, a reply must stay in its topic: the card goes to the tip's own.
-        reply_parameters=reply_to if thread is None else None,
-        message_thread_id=thread,
-    )
+    for attempt in range(2):
+        thread = await topics.thread_for(context, data.tip)
+        try:
+            message = await context.bot.send_message(
+                chat_id,
+                screen.text,
+                reply_markup=screen.markup,
+                # In a forum, a reply must stay in its topic: the card goes to the tip's own.
+                reply_parameters=reply_to if thread is None else None,
+                message_thread_id=thread,
+            )
+            break
+        except BadRequest as exc:
+            # A deleted category topic: forgotten, and created again on the second attempt.
+            if attempt or thread is None or not topics.is_missing_thread(exc):
+                raise
+            if not await topics.forget(context, thread):
+                raise
     async with transaction(services.sessions) as session:
         tip = await session.get(Tip, data.tip.id)
         if tip is not None:
@@ -378,6 +431,82 @@ async def post_card(
                 session, chat_id, message.message_id, tip.id, "card"
             )
     return message
+
+
+async def _pending(session: AsyncSession, press: Press, moderator: Moderator) -> TipNote | str:
+    """The question a reply to a card left waiting (or the refusal's message key)."""
+    note = await session.get(TipNote, int(press.arg)) if press.arg.isdigit() else None
+    if note is None or note.tip_id != press.tip_id or note.kind != moderation.PENDING_QUESTION:
+        return "mod-stale"
+    if note.moderator_id != moderator.id:
+        return "mod-question-not-yours"
+    return note
+
+
+async def _send_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
+    """[Send] under a reply to a card: the reply goes to the reporter as a question."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    done = False
+    async with transaction(services.sessions) as session:
+        tip = await moderation.tip_for_update(session, press.tip_id)
+        note = await _pending(session, press, mod) if tip is not None else "mod-stale"
+        if isinstance(note, str):
+            toast = _t(services, note)
+        elif tip is None:
+            toast = _t(services, "mod-stale")
+        elif not tip.contact_allowed:
+            toast = _t(services, "mod-ask-not-allowed", reference=tip.reference)
+        else:
+            try:
+                await moderation.ask(session, tip, mod, note.text or "", pending=note)
+                toast, done = _t(services, "mod-ask-queued", reference=tip.reference), True
+            except Refused as exc:
+                toast = _t(services, f"mod-refused-{exc.reason}")
+    await answer(query, toast)
+    if done:
+        await _edit_card(query.message, Screen(toast))
+        await refresh_card(context, press.tip_id)
+        if services.outbox_worker is not None:
+            services.outbox_worker.wake()
+
+
+async def _keep_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
+    """[Don't send]: the reply stays a message among moderators."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    async with transaction(services.sessions) as session:
+        note = await _pending(session, press, mod)
+        if not isinstance(note, str):
+            await session.delete(note)
+    if isinstance(note, str):
+        await answer(query, _t(services, note))
+        return
+    await answer(query)
+    await _edit_card(query.message, Screen(_t(services, "mod-question-kept")))
+
+
+async def refresh_card(context: Ctx, tip_id: int) -> None:
+    """Redraw a tip's card where it was posted (after an action not pressed on it)."""
+    services = context.services
+    async with services.sessions() as session:
+        tip = await session.get(Tip, tip_id)
+        if tip is None or tip.card_message_id is None or tip.card_chat_id is None:
+            return
+        screen = cards.card(services, await cards.load_card(session, tip))
+        chat_id, message_id = tip.card_chat_id, tip.card_message_id
+    try:
+        await context.bot.edit_message_text(
+            screen.text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=screen.markup,  # type: ignore[arg-type]
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.info("card not refreshed (%s)", type(exc).__name__)
 
 
 async def _unknown(update: Update, context: Ctx, _press: Press, _mod: Moderator) -> None:
@@ -396,4 +525,6 @@ VIEWS: dict[str, View] = {
     "dupref": _duplicate_reference,
     "ask": _ask,
     "open": _open,
+    "sendq": _send_question,
+    "dropq": _keep_question,
 }

@@ -368,7 +368,7 @@ async def history(session: AsyncSession, services: Services, tip: Tip) -> list[H
         if who is None:
             by_reporter = entry.actor.startswith("reporter:")
             who = _t(services, "mod-history-reporter" if by_reporter else "mod-history-system")
-        what = _t(services, f"mod-action-{entry.action}")
+        what = _t(services, f"mod-action-{entry.action}", view=str(entry.details.get("view")))
         extra = _history_extra(entry)
         lines.append(
             _t(

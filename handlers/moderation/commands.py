@@ -2,8 +2,10 @@
 
 ``/queue [banned]`` (open tips, unassigned and urgent first, oldest first, paged), ``/mine``,
 ``/tip <reference>`` (posts the card again), ``/stats``, ``/unban <reference>``, ``/help``.
-A moderator's reply to a card (or to the bot's "write your question" prompt) is a question
-for the reporter; a reply to the "which report?" prompt names the original of a duplicate.
+A moderator's reply to the bot's "write your question" prompt is a question for the reporter;
+a reply to a card, an answer or a copy of a tip's files might be meant for the other
+moderators, so the bot asks first whether to send it. A reply to the "which report?" prompt
+names the original of a duplicate.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from db.models import Tip
 from handlers.base import Ctx, Screen, Services, button, handler, keyboard
 from handlers.moderation import cards
 from handlers.moderation.access import authorise
-from handlers.moderation.actions import post_card
+from handlers.moderation.actions import post_card, refresh_card
 
 log = logging.getLogger(__name__)
 PER_PAGE = 10
+QUESTION_MAX = 3500
 Labeller = Callable[[str], str]
 
 
@@ -46,27 +49,6 @@ async def _reply(update: Update, context: Ctx, text: str, markup: object = None)
         reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
         message_thread_id=message.message_thread_id if message.is_topic_message else None,
     )
-
-
-async def refresh_card(context: Ctx, tip_id: int) -> None:
-    """Redraw a tip's card where it was posted (after an action not pressed on it)."""
-    services = context.services
-    async with services.sessions() as session:
-        tip = await session.get(Tip, tip_id)
-        if tip is None or tip.card_message_id is None or tip.card_chat_id is None:
-            return
-        screen = cards.card(services, await cards.load_card(session, tip))
-        chat_id, message_id = tip.card_chat_id, tip.card_message_id
-    try:
-        await context.bot.edit_message_text(
-            screen.text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=screen.markup,  # type: ignore[arg-type]
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            log.info("card not refreshed (%s)", type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------- lists
@@ -190,6 +172,7 @@ async def unban_command(update: Update, context: Ctx) -> None:
         return
     services = context.services
     async with transaction(services.sessions) as session:
+        await moderation.lock_reporter_of(session, tip.id)
         locked = await moderation.tip_for_update(session, tip.id)
         assert locked is not None
         try:
@@ -197,8 +180,10 @@ async def unban_command(update: Update, context: Ctx) -> None:
             text = _t(services, "mod-unbanned", reference=tip.reference, count=len(restored))
         except Refused as exc:
             text = _t(services, f"mod-refused-{exc.reason}")
+        others = await moderation.other_cards(session, locked)
     await _reply(update, context, text)
-    await refresh_card(context, tip.id)
+    for tip_id in (tip.id, *others):
+        await refresh_card(context, tip_id)
     if services.outbox_worker is not None:
         services.outbox_worker.wake()
 
@@ -253,25 +238,57 @@ async def reply_message(update: Update, context: Ctx) -> None:
         )
     if known is None:
         return  # a conversation among moderators, not about a tip
+    text = (message.text or message.caption or "").strip()
+    prompted = known.kind in ("ask", "dupref")
+    if not prompted and not text:
+        return  # a sticker or a photo in a conversation about the tip
     moderator = await authorise(update, context, "reply")
     if moderator is None:
         return
-    text = (message.text or message.caption or "").strip()
     if not text:
         await _reply(update, context, _t(services, "mod-reply-text-only"))
-        return
-    if known.kind == "dupref":
+    elif known.kind == "dupref":
         await _duplicate_by_reference(update, context, known.tip_id, text, moderator)
-    else:
+    elif known.kind == "ask":
         await _question(update, context, known.tip_id, text, moderator)
+    else:
+        await _offer_question(update, context, known.tip_id, text, moderator)
+
+
+async def _offer_question(
+    update: Update, context: Ctx, tip_id: int, text: str, moderator: Moderator
+) -> None:
+    """A reply to a card: keep it as a possible question and ask whether to send it."""
+    services = context.services
+    if len(text) > QUESTION_MAX:
+        return  # too long for a question: a conversation among moderators
+    async with transaction(services.sessions) as session:
+        tip = await moderation.tip_for_update(session, tip_id)
+        if tip is None or not tip.contact_allowed or tip.status not in moderation.OPEN:
+            return  # no question could be sent: a conversation among moderators
+        note = await moderation.draft_question(session, tip, moderator, text)
+        markup = keyboard(
+            [
+                [
+                    button(
+                        _t(services, "mod-btn-send-question"), f"mod:sendq:{tip.id}:-:{note.id}"
+                    ),
+                    button(
+                        _t(services, "mod-btn-keep-question"), f"mod:dropq:{tip.id}:-:{note.id}"
+                    ),
+                ]
+            ]
+        )
+        offer = _t(services, "mod-question-offer", reference=tip.reference)
+    await _reply(update, context, offer, markup)
 
 
 async def _question(
     update: Update, context: Ctx, tip_id: int, text: str, moderator: Moderator
 ) -> None:
     services = context.services
-    if len(text) > 3500:
-        await _reply(update, context, _t(services, "mod-ask-too-long", limit=3500))
+    if len(text) > QUESTION_MAX:
+        await _reply(update, context, _t(services, "mod-ask-too-long", limit=QUESTION_MAX))
         return
     async with transaction(services.sessions) as session:
         tip = await moderation.tip_for_update(session, tip_id)

@@ -6,7 +6,10 @@ transaction only once Telegram confirmed it. 429s, 5xx answers, timeouts and net
 postpone the row with backoff; nothing is ever dropped. While more than
 ``TIPBOT_SURGE_THRESHOLD`` tips wait, new tips are presented as digest lines (ten to a
 message, each with an Open button) instead of full cards. Stopping waits for the message in
-flight, so a restart neither loses nor repeats one.
+flight, so an orderly restart neither loses nor repeats one. Delivery is at least once: a
+request that timed out although Telegram did post the message (or a crash between
+Telegram's answer and the commit) is sent again — a rare repeat, never a loss. An answer's
+words already posted are remembered before its files go, so a retry sends only the files.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ from handlers.moderation.media import send_files
 log = logging.getLogger(__name__)
 
 DIGEST_SIZE = 10
+# The reporter's words gathered into one message to the group (Telegram allows 4096
+# characters; one answer is at most 4000, and the header needs the rest).
+ANSWER_WORDS = 3600
 POLL_SECONDS = 1.0
 UNDELIVERABLE = "failed"
 
@@ -74,6 +80,8 @@ class Job:
     place: Tip | None = None  # whose forum topic to post in (found before sending)
     # Messages to take out of the chat after sending (a withdrawn tip's relayed copies).
     delete_ids: list[int] = field(default_factory=list)
+    # An answer's header already sent (its files failed): the retry sends only the files.
+    header_id: int | None = None
     sent_files: list[int] = field(default_factory=list)
 
 
@@ -294,32 +302,63 @@ class OutboxWorker:
         )
 
     async def _answer_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        """The reporter's answers and additions to one tip, as one message (their words)
+        with the files as an album in reply to it. Nothing of a banned reporter's is
+        passed on; it stays with the tip."""
         services = self._services
-        note = await session.get(TipNote, int(row.payload.get("note", 0)))
         tip = await session.get(Tip, row.tip_id) if row.tip_id else None
         chat_id = services.settings.moderator_chat_id
-        if note is None or tip is None or chat_id is None:
-            row.status, row.lease_until = OUTBOX_CANCELLED, None
+        rows = [row]
+        if tip is not None:
+            rows += await outbox.claim(
+                session, kinds=[outbox.ANSWER], limit=DIGEST_SIZE - 1, tip_id=tip.id
+            )
+        live: list[TipNote] = []
+        taken: list[OutboxMessage] = []
+        length = 0
+        for index, each in enumerate(rows):
+            note = await session.get(TipNote, int(each.payload.get("note", 0)))
+            size = len(note.text or "") if note is not None else 0
+            if taken and length + size > ANSWER_WORDS:
+                for later in rows[index:]:  # too much for one message: the rest, in order,
+                    outbox.release(later)  # goes in the next one
+                break
+            taken.append(each)
+            length += size
+            if note is not None:
+                live.append(note)
+        rows = taken
+        if (
+            tip is None
+            or chat_id is None
+            or not live
+            or tip.status in (TIP_WITHDRAWN, TIP_QUARANTINED)
+            or await moderation.is_banned(session, tip)
+        ):
+            for each in rows:
+                each.status, each.lease_until = OUTBOX_CANCELLED, None
             return None
-        key = "mod-answer" if note.kind == "answer" else "mod-addition"
-        text = cards.mt(services, key, reference=tip.reference, text=note.text or "")
+        kind = "answer" if any(note.kind == "answer" for note in live) else "addition"
+        words = "\n\n".join(note.text for note in live if note.text)
+        key = "mod-answer" if kind == "answer" else "mod-addition"
         files: list[Media] = []
-        if note.media_id is not None:
-            media = await session.get(Media, note.media_id)
+        for note in live:
+            media = await session.get(Media, note.media_id) if note.media_id else None
             if media is not None and media.status != MEDIA_FAILED:
-                files = [media]
-        job = Job(
-            rows=[row],
+                files.append(media)
+        header = row.payload.get("header")
+        return Job(
+            rows=rows,
             kind="answer",
             chat_id=tip.card_chat_id or chat_id,
-            screen=Screen(text),
+            screen=Screen(cards.mt(services, key, reference=tip.reference, text=words)),
             reply_to=tip.card_message_id,
             tips=[tip],
             files=files,
-            note=note,
+            note=live[0],
             place=None if tip.card_message_id else tip,
+            header_id=int(header) if header else None,
         )
-        return job
 
     async def _notice_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
         services = self._services
@@ -362,27 +401,38 @@ class OutboxWorker:
                 if "not found" not in problem and "can't be edited" not in problem:
                     raise
                 # The card was deleted (or is too old to edit): say it in a new message.
-        reply = (
-            ReplyParameters(message_id=job.reply_to, allow_sending_without_reply=True)
-            if job.reply_to
-            else None
-        )
-        message = await bot.send_message(
-            job.chat_id,
-            job.screen.text,
-            reply_markup=job.screen.markup,
-            reply_parameters=reply,
-            message_thread_id=job.thread_id,
-        )
-        if job.files:
-            await send_files(
-                context,
-                job.chat_id,
-                job.files,
-                reply_to=message.message_id,
-                thread_id=job.thread_id,
+        message_id = job.header_id
+        if message_id is None:
+            reply = (
+                ReplyParameters(message_id=job.reply_to, allow_sending_without_reply=True)
+                if job.reply_to
+                else None
             )
-        return message.message_id
+            message = await bot.send_message(
+                job.chat_id,
+                job.screen.text,
+                reply_markup=job.screen.markup,
+                reply_parameters=reply,
+                message_thread_id=job.thread_id,
+            )
+            message_id = message.message_id
+            if job.files:
+                await self._header_sent(job, message_id)
+        if job.files:
+            job.sent_files = await send_files(
+                context, job.chat_id, job.files, reply_to=message_id, thread_id=job.thread_id
+            )
+        return message_id
+
+    async def _header_sent(self, job: Job, message_id: int) -> None:
+        """Remember that an answer's words are in the chat, so that if its files fail the
+        retry does not post the words twice."""
+        job.header_id = message_id
+        async with transaction(self._services.sessions) as session:
+            for row in job.rows:
+                fresh = await session.get(OutboxMessage, row.id)
+                if fresh is not None:
+                    fresh.payload = {**fresh.payload, "header": message_id}
 
     async def _settle(
         self,
@@ -422,9 +472,10 @@ class OutboxWorker:
                         session, job.chat_id, message_id, tip.id, "card"
                     )
             elif job.kind == "answer" and job.chat_id is not None:
-                await moderation.remember_group_message(
-                    session, job.chat_id, message_id, job.tips[0].id, "answer"
-                )
+                for sent in (message_id, *job.sent_files):
+                    await moderation.remember_group_message(
+                        session, job.chat_id, sent, job.tips[0].id, "answer"
+                    )
             elif job.kind == "question" and job.note is not None:
                 note = await session.get(TipNote, job.note.id)
                 if note is not None:
@@ -441,6 +492,14 @@ class OutboxWorker:
                         fresh.status, fresh.lease_until = UNDELIVERABLE, None
                         fresh.last_error = type(exc).__name__
             log.info("message to a reporter refused (%s)", type(exc).__name__)
+            return
+        if (
+            isinstance(exc, BadRequest)
+            and job.thread_id is not None
+            and topics.is_missing_thread(exc)
+            and await topics.forget(self._context_factory(), job.thread_id)
+        ):
+            await self._settle(job, error="topic deleted", delay=1.0)  # a new topic next time
             return
         # The group itself refused: a configuration problem an operator must fix. Keep it.
         log.error("the moderators' group refused a message (%s)", type(exc).__name__)

@@ -5,9 +5,9 @@ import re
 
 from PIL import Image, ImageDraw
 
-from db.models import OutboxMessage, TipLink
+from db.models import CustodyEntry, OutboxMessage, TipLink, TipNote
 from tests.e2e.flows import label, onboard, t
-from tests.e2e.moderators import Moderation, tip
+from tests.e2e.moderators import Moderation, mt, tip
 from tests.fakebot import FakeUser
 
 
@@ -130,3 +130,72 @@ async def test_a_withdrawn_report_updates_its_card(moderation: Moderation) -> No
     assert "A strike on the market" not in updated
     kinds = sorted((o.kind, o.status) for o in await moderation.bot.all(OutboxMessage))
     assert ("tip_withdrawn", "sent") in kinds
+
+
+async def test_a_ban_leaves_reports_in_hand_and_passes_nothing_on(
+    moderation: Moderation,
+) -> None:
+    group, alice, bob = moderation.group, moderation.alice, moderation.bob
+    user = moderation.fake.user()
+    await onboard(user)
+    in_hand = await quick_report(user, [])
+    waiting = await quick_report(user, [])
+    in_hand_card = await moderation.card(in_hand)
+    await bob.press("✋ Take", message=in_hand_card, chat=group)
+    await bob.press("❓ Needs info", message=moderation.latest(in_hand_card.message_id), chat=group)
+    await bob.send_text("Which market?", chat=group, reply_to=group.last_bot_message())
+    await moderation.drained()
+    question = await user.wait_for_message(
+        lambda m: "Which market" in (m.text or ""), new_only=False
+    )
+
+    await alice.press("⛔ Ban reporter", message=await moderation.card(waiting), chat=group)
+    assert (await tip(moderation.bot, waiting)).status == "quarantined"
+    kept = await tip(moderation.bot, in_hand)
+    assert (kept.status, kept.assignee_name) == ("needs_info", "Bob"), "stays with Bob"
+    assert mt("mod-card-banned") in (moderation.latest(in_hand_card.message_id).text or "")
+
+    # The banned reporter answers: kept with the tip, not passed on, and they are not told.
+    await user.send_text("The central one.", reply_to=question)
+    assert t("en", "answer-thanks", reference=in_hand) in (user.last_bot_message().text or "")
+    await moderation.drained()
+    assert not any("central one" in (m.text or "") for m in group.bot_messages())
+    assert [n.kind for n in await moderation.bot.all(TipNote)] == ["question", "answer"]
+    answers = await moderation.bot.all(OutboxMessage, OutboxMessage.kind == "answer")
+    assert [row.status for row in answers] == ["cancelled"]
+
+
+async def test_a_withdrawal_takes_the_copies_out_of_the_group(moderation: Moderation) -> None:
+    group, alice = moderation.group, moderation.alice
+    user = moderation.fake.user()
+    await onboard(user)
+    reference = await quick_report(user, [picture((640, 480), 90)])
+    card = await moderation.card(reference)
+    await alice.press(re.compile(r"^📎 Media"), message=card, chat=group)
+    # (a short text has no Full text button; the view is there all the same)
+    full_text = f"mod:text:{(await tip(moderation.bot, reference)).id}"
+    await alice.press_data(full_text, message=card, chat=group)
+    await user.send_command("/myreports")
+    await user.press(t("en", "mine-add-button", reference=reference))
+    await user.send_text("Also: the shelter next door was hit.")
+    await user.press(t("en", "adding-done"))
+    await moderation.drained()
+    copies = [
+        m
+        for m in group.bot_messages()
+        if m.message_id != card.message_id
+        and m.reply_to_message_id == card.message_id
+        and not (m.text or "").startswith(reference)
+    ]
+    assert len(copies) >= 3, "the file, the full text and the addition"
+    viewed = await moderation.bot.all(CustodyEntry, CustodyEntry.action == "evidence_viewed")
+    assert sorted(e.details["view"] for e in viewed) == ["media", "text"]
+    assert {e.details["moderator"] for e in viewed} == {"Alice (@alice_mod)"}
+    assert {e.actor for e in viewed} == {f"moderator:{alice.id}"}
+
+    await user.send_command("/deletemydata")
+    await user.press(label("en", "delete-yes"))
+    await moderation.drained()
+    assert all(group.message(m.message_id).deleted for m in copies)
+    assert "Withdrawn by the reporter" in (moderation.latest(card.message_id).text or "")
+    assert await moderation.bot.count(TipNote) == 0

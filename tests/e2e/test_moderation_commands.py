@@ -93,6 +93,16 @@ async def test_one_forum_topic_per_category(
         cards = {m.text.split(" ")[0]: m.message_thread_id for m in group.bot_messages() if m.text}
         assert cards[strikes[0]] == cards[strikes[1]] == topics["category:strike"]
         assert cards[bodies[0]] == topics["category:bodies"]
+
+        # Someone deletes a topic: the next card creates it again instead of failing forever.
+        group.delete_topic(topics["category:strike"])
+        later = await seed_tips(bot, 1, category="strike")
+        await moderation.drained()
+        card = await moderation.card(later[0])
+        renewed = {t.key: t.thread_id for t in await bot.all(ForumTopic)}
+        assert renewed["category:strike"] != topics["category:strike"]
+        assert card.message_thread_id == renewed["category:strike"]
+        assert len(fake.calls_to("createForumTopic")) == 3
     finally:
         await bot.stop()
 

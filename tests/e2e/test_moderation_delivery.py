@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.models import OutboxMessage
-from tests.e2e.moderators import Moderation, seed_tips, start_moderated
+from tests.e2e.moderators import Moderation, mt, seed_tips, start_moderated
 from tests.fakebot import FakeTelegram
 
 REFERENCE = re.compile(r"\b[2-9A-Z]{4}-[2-9A-Z]{4}\b")
@@ -55,6 +55,11 @@ async def test_open_posts_the_full_card_of_a_digest_line(moderation: Moderation)
     card = await moderation.card(reference)
     assert card.reply_to_message_id == digest.message_id
     assert any("Verified" in text for row in card.inline_buttons for text, _ in row)
+    # Opened again: the card is not posted twice; /tip is how to bring it back down.
+    await moderation.bob.press(first, message=digest, chat=moderation.group)
+    assert moderation.bob.last_callback_answer.text == mt("mod-open-exists", reference=reference)
+    posted = [m for m in moderation.group.bot_messages() if (m.text or "").startswith(reference)]
+    assert len(posted) == 1
 
 
 async def test_429_5xx_and_timeouts_lose_nothing_and_repeat_nothing(

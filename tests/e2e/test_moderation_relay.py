@@ -1,11 +1,25 @@
 """Questions to reporters and their answers, both ways, without revealing the moderator."""
 
+import asyncio
 import re
+from datetime import timedelta
 
-from db.models import CustodyEntry, Media, TipNote
+from sqlalchemy import update
+
+from bot import intake
+from db.engine import transaction
+from db.models import CustodyEntry, Media, OutboxMessage, Reporter, Tip, TipNote
 from tests.e2e.flows import JPEG, t
 from tests.e2e.moderators import Moderation, mt, tip
 from tests.e2e.test_moderation_cards import report
+from tests.fakebot import AlbumItem, FakeUser
+
+
+def reporter_of(moderation: Moderation) -> FakeUser:
+    """The (only) reporter of these tests: every user who is not a moderator."""
+    return next(
+        u for u in moderation.fake.users if u.id not in (moderation.alice.id, moderation.bob.id)
+    )
 
 
 async def ask(moderation: Moderation, reference: str, question: str) -> None:
@@ -76,11 +90,11 @@ async def test_a_reporter_who_refused_contact_is_not_asked(moderation: Moderatio
     assert moderation.alice.last_callback_answer.text == mt(
         "mod-ask-not-allowed", reference=reference
     )
-    # Replying to the card directly is refused too.
-    await moderation.alice.send_text("Where exactly?", chat=moderation.group, reply_to=card)
-    assert mt("mod-ask-not-allowed", reference=reference) in (
-        moderation.group.last_bot_message().text or ""
-    )
+    # A reply to the card can only be a conversation among moderators: no offer to send it.
+    before = len(moderation.group.bot_messages())
+    sent = await moderation.alice.send_text("Where exactly?", chat=moderation.group, reply_to=card)
+    await moderation.bot.wait_processed(sent["update_id"])
+    assert len(moderation.group.bot_messages()) == before
     assert await moderation.bot.count(TipNote) == 0
 
 
@@ -122,3 +136,137 @@ async def test_a_reporter_can_add_information_later(moderation: Moderation) -> N
     )
     assert reference in (posted.text or "")
     assert re.search("added information", posted.text or "")
+
+
+async def test_a_reply_to_a_card_is_sent_only_when_its_author_confirms(
+    moderation: Moderation,
+) -> None:
+    reference = await report(moderation)
+    card = await moderation.card(reference)
+    await moderation.drained()  # the card is on record as the tip's
+    group, alice, bob = moderation.group, moderation.alice, moderation.bob
+    user = reporter_of(moderation)
+
+    # Talking about the tip among moderators: the bot only offers to send it.
+    await alice.send_text("Same hospital as last week?", chat=group, reply_to=card)
+    offer = group.last_bot_message()
+    assert (offer.text or "") == mt("mod-question-offer", reference=reference)
+    await bob.press(mt("mod-btn-send-question"), message=offer, chat=group)
+    assert bob.last_callback_answer.text == mt("mod-question-not-yours")
+    await alice.press(mt("mod-btn-keep-question"), message=offer, chat=group)
+    assert moderation.latest(offer.message_id).text == mt("mod-question-kept")
+    assert await moderation.bot.count(TipNote) == 0
+
+    # A real question, confirmed.
+    await alice.send_text("Which entrance was hit?", chat=group, reply_to=card)
+    offer = group.last_bot_message()
+    await alice.press(mt("mod-btn-send-question"), message=offer, chat=group)
+    assert alice.last_callback_answer.text == mt("mod-ask-queued", reference=reference)
+    assert not moderation.latest(offer.message_id).inline_buttons, "pressed once, gone"
+    await moderation.drained()
+    await user.wait_for_message(lambda m: "Which entrance" in (m.text or ""), new_only=False)
+    assert not any("last week" in (m.text or "") for m in user.messages)
+    notes = [(n.kind, n.text) for n in await moderation.bot.all(TipNote)]
+    assert notes == [("question", "Which entrance was hit?")]
+    assert (await tip(moderation.bot, reference)).status == "needs_info"
+
+
+async def test_an_album_answers_in_one_message(moderation: Moderation) -> None:
+    reference = await report(moderation)
+    await ask(moderation, reference, "Could you send photos of the entrance?")
+    await moderation.drained()
+    user = reporter_of(moderation)
+    await user.wait_for_message(
+        lambda m: "photos of the entrance" in (m.text or ""), new_only=False
+    )
+    before = len(user.bot_messages())
+    group = moderation.group
+    # The album fails once after the words went: the retry must not post the words again.
+    moderation.fake.fail("sendMediaGroup", status=500, times=1, chat_id=group.id)
+    await user.send_album([AlbumItem.photo(content=JPEG + bytes([i])) for i in range(3)])
+    thanks = t("uk", "answer-thanks", reference=reference)
+    await user.wait_for_message(lambda m: thanks in (m.text or ""), new_only=False)
+    await asyncio.sleep(0.3)
+    assert [m.text for m in user.bot_messages()[before:]] == [thanks], "thanked once"
+    await moderation.drained()
+
+    media = await moderation.bot.all(Media, Media.origin == "answer")
+    assert len(media) == 3, "the whole album answered; none of it opened a new report"
+    assert await moderation.bot.count(Tip, Tip.status == "draft") == 0
+    headers = [m for m in group.bot_messages() if "Answer from the reporter" in (m.text or "")]
+    assert len(headers) == 1
+    calls = moderation.fake.calls_to("sendMediaGroup", chat_id=group.id)
+    assert [call.status for call in calls] == [500, 200]
+    albums = calls[1:]
+    assert len(albums[0].params["media"]) == 3
+    assert albums[0].params["reply_parameters"]["message_id"] == headers[0].message_id
+
+
+async def test_a_late_message_is_not_taken_for_an_answer(moderation: Moderation) -> None:
+    reference = await report(moderation)
+    await ask(moderation, reference, "How many people were inside?")
+    await moderation.drained()
+    user = reporter_of(moderation)
+    question = await user.wait_for_message(
+        lambda m: "How many people" in (m.text or ""), new_only=False
+    )
+    async with transaction(moderation.bot.sessions) as session:  # asked eight days ago
+        await session.execute(
+            update(TipNote).values(created_at=intake.utcnow() - timedelta(days=8))
+        )
+    await user.send_text("hello")
+    assert t("uk", "answer-thanks", reference=reference) not in (user.last_bot_message().text or "")
+    assert [n.kind for n in await moderation.bot.all(TipNote)] == ["question"]
+    # A reply to the question still answers it, however late.
+    await user.send_text("About twenty.", reply_to=question)
+    assert t("uk", "answer-thanks", reference=reference) in (user.last_bot_message().text or "")
+    assert [n.kind for n in await moderation.bot.all(TipNote)] == ["question", "answer"]
+
+
+async def test_deleting_my_data_ends_questions_and_additions(moderation: Moderation) -> None:
+    reference = await report(moderation)
+    card = await moderation.card(reference)
+    await moderation.alice.press("✋ Take", message=card, chat=moderation.group)
+    await ask(moderation, reference, "Were you there yourself?")
+    await moderation.drained()
+    user = reporter_of(moderation)
+    await user.wait_for_message(lambda m: "there yourself" in (m.text or ""), new_only=False)
+    await user.send_command("/myreports")
+    await user.press(t("uk", "mine-add-button", reference=reference))
+    await user.send_command("/deletemydata")
+    await user.press(re.compile(re.escape(t("uk", "delete-yes"))))
+    stored = await tip(moderation.bot, reference)
+    assert stored.status == "needs_info", "a report in review stays"
+    assert not any(n.is_open for n in await moderation.bot.all(TipNote))
+    reporter = (await moderation.bot.all(Reporter))[0]
+    assert reporter.adding_to_tip_id is None
+    assert await moderation.bot.count(OutboxMessage, OutboxMessage.kind == "answer") == 0
+
+
+async def test_long_answers_waiting_together_fit_telegram_messages(
+    moderation: Moderation,
+) -> None:
+    reference = await report(moderation)
+    await ask(moderation, reference, "Please describe everything you remember.")
+    await moderation.drained()
+    user = reporter_of(moderation)
+    question = await user.wait_for_message(
+        lambda m: "everything you remember" in (m.text or ""), new_only=False
+    )
+    worker = moderation.bot.services.outbox_worker
+    assert worker is not None
+    await worker.stop()  # the worker is busy elsewhere: both answers wait together
+    await user.send_text("First part. " + "a" * 3000, reply_to=question)
+    await user.send_text("Second part. " + "b" * 3000, reply_to=question)  # answered already
+    await user.send_text("Third part.")  # right after: still the answer
+    thanks = t("uk", "answer-thanks", reference=reference)
+    assert (user.last_bot_message().text or "") == thanks
+    worker.start()
+    await moderation.drained()
+    posted = [m.text or "" for m in moderation.group.bot_messages() if "part." in (m.text or "")]
+    assert len(posted) == 2, "two messages, none over Telegram's 4096 characters"
+    assert all(len(text) <= 4096 for text in posted)
+    assert "First part." in posted[0]
+    assert posted[1].index("Second part.") < posted[1].index("Third part."), "in order"
+    notes = [n.kind for n in await moderation.bot.all(TipNote)]
+    assert notes == ["question", "answer", "answer", "answer"]

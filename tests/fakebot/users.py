@@ -389,6 +389,11 @@ class FakeGroup(ChatView):
         """Forum topics by ``message_thread_id`` (``ForumTopic`` dicts)."""
         return copy.deepcopy(self._state().topics)
 
+    def delete_topic(self, message_thread_id: int) -> None:
+        """A member deletes a forum topic: sending to it fails with "message thread not found"."""
+        self._state().topics.pop(message_thread_id)
+        self._fake._bump()
+
     def topic_messages(self, message_thread_id: int) -> list[ChatMessage]:
         """Visible messages of one forum topic."""
         return [m for m in self.messages if m.message_thread_id == message_thread_id]

@@ -146,10 +146,39 @@ def test_every_key_the_code_uses_exists() -> None:
     assert not missing, f"keys used but not in the catalogs: {missing}"
 
 
+def _custody_actions() -> set[str]:
+    """Every action the code writes to the custody log (shown in a tip's history)."""
+    found: set[str] = set()
+    for folder in ("bot", "handlers"):
+        for path in (ROOT / folder).rglob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            found |= set(re.findall(r'\baction="([a-z_]+)",', source))
+            found |= set(re.findall(r'_record\(\s*session, tip, moderator, "([a-z_]+)"', source))
+            found |= set(re.findall(r'TIP_[A-Z]+, "([a-z_]+)"', source))  # verdicts
+    return (found - {"version"}) | {"urgent_off", "information_added"}  # not argparse's
+
+
+def test_every_custody_action_has_a_history_line() -> None:
+    actions = _custody_actions()
+    assert {"taken", "verified", "evidence_viewed", "file_received"} <= actions
+    for lang in LANGUAGES:
+        missing = sorted(a for a in actions if f"mod-action-{a}" not in CATALOGS[lang])
+        assert not missing, f"{lang}: no history line for {missing}"
+
+
 def test_arguments_are_escaped_but_marked_html_is_not() -> None:
     catalog = Catalog.load()
     assert "&lt;script&gt;" in catalog.t("en", "where-matches", typed="<script>")
     assert "<b>x</b>" in catalog.t("en", "saved-line", field="F", value=Html("<b>x</b>"))
+
+
+def test_long_arguments_are_kept_whole() -> None:
+    """Fluent alone refuses placeables over 2,500 characters (a reporter's long answer)."""
+    catalog = Catalog.load()
+    answer = "<b>" + "x" * 3990
+    text = catalog.t("en", "mod-answer", reference="K7QM-4XHD", text=answer)
+    assert text.endswith("&lt;b&gt;" + "x" * 3990)
+    assert "K7QM-4XHD" in text
 
 
 def test_missing_keys_fall_back_and_never_crash() -> None:
