@@ -31,7 +31,9 @@ def presentations(moderation: Moderation) -> Counter[str]:
 
 async def test_a_surge_is_presented_exactly_once_within_the_limit(moderation: Moderation) -> None:
     fake = moderation.fake
-    fake.set_group_limit(max_messages=20, per_seconds=1.0)  # Telegram's 20/min, scaled 60x
+    # Telegram's 20/min, scaled 60x. The bot keeps to 20 per second; the fake measures 0.9 s,
+    # leaving for the scheduling jitter of a busy machine what a real minute's margin absorbs.
+    fake.set_group_limit(max_messages=20, per_seconds=0.9)
     references = await seed_tips(moderation.bot, 300)
     await moderation.drained(seconds=90)
     seen = presentations(moderation)
@@ -89,7 +91,7 @@ async def test_stopped_mid_drain_then_started_again(
     fake: FakeTelegram, engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     group = fake.group(title="Moderators")
-    fake.set_group_limit(max_messages=5, per_seconds=1.0)
+    fake.set_group_limit(max_messages=5, per_seconds=0.9)  # the bot: 5 a second (jitter, above)
     settings = {"tipbot_group_max_messages": 5, "tipbot_surge_threshold": 100}
     bot = await start_moderated(fake, engine, database_url, tmp_path, group, **settings)
     moderation = Moderation(bot, fake, group, fake.user(), fake.user())
