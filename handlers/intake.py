@@ -179,9 +179,11 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
     arg = parts[3] if len(parts) > 3 else ""
     tip = state.draft
     # Restart and delete name the draft they were shown for: pressed under an older one
-    # (since sent or deleted), they must not touch the report being written now.
+    # (since sent or deleted), or from before buttons named it, they must not touch the
+    # report being written now.
     named = action if verb == "restart" else arg if verb == "discard" else ""
-    if named and tip is not None and named != str(tip.id):
+    destructive = verb == "restart" or (verb == "discard" and action == "yes")
+    if destructive and tip is not None and named != str(tip.id):
         return Reply(toast=state.t("stale-button"))
     if verb == "restart" and tip is not None:
         await intake.discard_draft(session, tip, actor=state.actor, reason="restarted")

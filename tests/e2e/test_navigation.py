@@ -132,6 +132,10 @@ async def test_an_old_delete_button_cannot_delete_the_next_report(
     assert user.last_callback_answer.text == t("en", "stale-button")
     await user.press_data(f"r:restart:{first.id}", message=resume)
     assert user.last_callback_answer.text == t("en", "stale-button")
+    # Buttons from before they named their draft cannot say which one they meant.
+    for data in ("r:discard:yes", "r:restart"):
+        await user.press_data(data, message=resume)
+        assert user.last_callback_answer.text == t("en", "stale-button")
     tips = await bot.all(Tip)
     assert [(tip.id, tip.category) for tip in tips] == [(current.id, "strike")]
 
