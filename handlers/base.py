@@ -6,7 +6,6 @@ exception is turned into an apology in the user's language (the error handler do
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -173,14 +172,18 @@ async def show(update: Update, context: Ctx, screen: Screen) -> Message | None:
 
 async def answer(
     query: CallbackQuery | None, text: str | None = None, *, alert: bool = False
-) -> None:
-    """Stop the button's spinner (with a toast, or an alert to dismiss); an expired query
-    is not worth failing for. Toasts are plain text of at most 200 characters."""
+) -> bool:
+    """Stop the button's spinner (with a toast, or an alert to dismiss); an expired or
+    already answered query is not worth failing for (False). Toasts are plain text of at
+    most 200 characters."""
     if query is None:
-        return
+        return False
     if text is not None:
         text = plain(text)
         if len(text) > 200:
             text = text[:199] + "…"
-    with contextlib.suppress(BadRequest):
+    try:
         await query.answer(text, show_alert=alert)
+    except BadRequest:
+        return False
+    return True

@@ -240,9 +240,8 @@ async def on_error(update: object, context: Ctx) -> None:
     lang = await chosen_language(services, chat.id, update.effective_user)
     text = services.catalog.t(lang, "error-generic")
     try:
-        if update.callback_query is not None:
-            await answer(update.callback_query, text, alert=True)
-        else:
+        # A button already answered (its toast shown) gets the apology as a message.
+        if not await answer(update.callback_query, text, alert=True):
             await send(context, chat.id, Screen(text))
     except Exception:  # the apology is best effort
         log.warning("could not send the error notice")

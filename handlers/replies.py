@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from handlers.base import Ctx, Screen, answer, send, show
 
@@ -51,7 +51,14 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
     if chat is None:
         return
     if reply.erase_from is not None and pending:
-        kept = await send(context, chat.id, pending.pop(0))
+        try:
+            kept = await send(context, chat.id, pending.pop(0))
+        except TelegramError:
+            # Erase anyway, up to the message that asked for it: the phone matters more.
+            last = update.effective_message
+            if last is not None:
+                await erase_messages(context, chat.id, range(reply.erase_from, last.message_id + 1))
+            raise
         if kept is not None:
             await erase_messages(context, chat.id, range(reply.erase_from, kept.message_id))
     for screen in pending:

@@ -3,6 +3,7 @@ handler (:func:`respond`): one transaction to decide, then the answer."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from db.models import Reporter, Tip
 from handlers import render
 from handlers.base import Ctx, Person, Services, person
 from handlers.replies import Reply, deliver
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -80,6 +83,12 @@ async def respond(update: Update, context: Ctx, decide: Decision) -> None:
     if session.info.get("outbox") and services.outbox_worker is not None:
         services.outbox_worker.wake()  # something was queued: deliver it now, not at the poll
     erased = session.info.get(intake.ERASE_FILES)
-    if erased:
-        await intake.delete_unreferenced_originals(services.sessions, services.store, erased)
-    await deliver(update, context, reply)
+    store = services.store
+    try:
+        await deliver(update, context, reply)
+    finally:
+        if erased:
+            try:
+                await intake.delete_unreferenced_originals(services.sessions, store, erased)
+            except Exception as exc:  # the answer (and the chat's erasure) must not wait on it
+                log.error("erased files could not all be deleted: %s", type(exc).__name__)

@@ -30,6 +30,23 @@ async def test_erase_leaves_only_a_neutral_confirmation(
     assert (await bot.all(Tip))[0].status == "submitted"
 
 
+async def test_erase_goes_ahead_when_its_confirmation_cannot_be_sent(
+    bot: BotHarness, fake: FakeTelegram
+) -> None:
+    user = fake.user()
+    await onboard(user)
+    await file_complete_report(user)
+    assert len(user.messages) > 10
+    fake.fail("sendMessage", status=502, times=1, chat_id=user.id)
+    await user.press(label("en", "erase-button"))
+    # The button's toast went first, so the apology comes as a message: all that is left.
+    await user.wait_for_message(
+        lambda m: (m.text or "") == t("en", "error-generic"), new_only=False
+    )
+    assert [m.text for m in user.messages] == [t("en", "error-generic")]
+    assert (await bot.all(CustodyEntry))[-1].action == "conversation_erased"
+
+
 async def test_erase_reaches_only_the_last_48_hours(bot: BotHarness, fake: FakeTelegram) -> None:
     user = fake.user()
     await onboard(user)
