@@ -264,8 +264,12 @@ async def _custody_head_job(context: Ctx) -> None:
 
 async def _prune_job(context: Ctx) -> None:
     from bot.intake import prune_chat_messages
+    from bot.moderation import prune_pending_questions
 
     async with transaction(context.services.sessions) as session:
         removed = await prune_chat_messages(session)
+        unsent = await prune_pending_questions(session)
     if removed:
         log.info("pruned %d expired message ids", removed)
+    if unsent:
+        log.info("forgot %d replies to cards that were never sent", unsent)

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, outbox
 from db.models import (
     MEDIA_FAILED,
+    OUTBOX_PENDING,
     TIP_DRAFT,
     TIP_DUPLICATE,
     TIP_IN_REVIEW,
@@ -29,6 +30,7 @@ from db.models import (
     TIP_WITHDRAWN,
     GroupMessage,
     Media,
+    OutboxMessage,
     Reporter,
     Tip,
     TipLink,
@@ -289,6 +291,18 @@ async def is_banned(session: AsyncSession, tip: Tip) -> bool:
 # ---------------------------------------------------------------------------- questions
 
 
+PENDING_TTL = timedelta(days=1)
+
+
+async def prune_pending_questions(session: AsyncSession, now: datetime | None = None) -> int:
+    """Forget replies to cards nobody chose to send within a day (their [Send] is stale)."""
+    cutoff = (now or datetime.now(UTC)) - PENDING_TTL
+    result = await session.execute(
+        delete(TipNote).where(TipNote.kind == PENDING_QUESTION, TipNote.created_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def draft_question(
     session: AsyncSession, tip: Tip, moderator: Moderator, text: str
 ) -> TipNote:
@@ -437,8 +451,26 @@ async def find_by_reference(session: AsyncSession, reference: str) -> Tip | None
 async def remember_group_message(
     session: AsyncSession, chat_id: int, message_id: int, tip_id: int, kind: str
 ) -> None:
-    session.add(GroupMessage(chat_id=chat_id, message_id=message_id, tip_id=tip_id, kind=kind))
-    await session.flush()
+    """Remember a message of the bot's about a tip. If the reporter withdrew the tip while
+    the message was on its way, a withdrawal is queued again so it is taken back out."""
+    if await session.get(GroupMessage, (chat_id, message_id)) is None:
+        session.add(GroupMessage(chat_id=chat_id, message_id=message_id, tip_id=tip_id, kind=kind))
+        await session.flush()
+    tip = await session.get(Tip, tip_id)
+    if tip is None or tip.status != TIP_WITHDRAWN:
+        return
+    waiting = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.tip_id == tip_id,
+            OutboxMessage.kind == outbox.WITHDRAWN,
+            OutboxMessage.status == OUTBOX_PENDING,
+            OutboxMessage.lease_until.is_(None),
+        )
+        .limit(1)
+    )
+    if waiting is None:
+        await outbox.enqueue(session, outbox.WITHDRAWN, tip_id=tip_id)
 
 
 async def group_message(

@@ -26,7 +26,7 @@ from db.models import TIP_DRAFT, Tip, TipNote
 from handlers.base import Ctx, Screen, Services, answer, handler
 from handlers.moderation import cards, topics
 from handlers.moderation.access import authorise
-from handlers.moderation.media import send_files
+from handlers.moderation.media import Sent, send_files
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
     services = context.services
     query = update.callback_query
     assert query is not None
-    decided: tuple[str, InlineKeyboardMarkup | None, Screen] | None = None
+    decided: Decided | None = None
     others: list[int] = []
     async with transaction(services.sessions) as session:
         if press.action in ("ban", "unban"):
@@ -95,12 +95,13 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
         tip = await moderation.tip_for_update(session, press.tip_id)
         if tip is not None:
             decided = await _decision(session, services, tip, press, moderator)
-            if press.action in ("ban", "unban") and decided[1] is None:
+            if press.action in ("ban", "unban") and decided.applied:
+                # Up to ten (each redraw costs the group's budget); others catch up later.
                 others = await moderation.other_cards(session, tip)
     if decided is None:
         await answer(query, _t(services, "mod-stale"))
         return
-    toast, markup, screen = decided
+    toast, markup, screen = decided.toast, decided.markup, decided.screen
     await answer(query, toast, alert=markup is not None)
     if markup is not None:
         await _edit_markup(query.message, markup)
@@ -113,13 +114,24 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
         worker.wake()
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A decision's outcome: the toast, a confirmation keyboard (when the tip is someone
+    else's), the card as it now is, and whether the action was carried out."""
+
+    toast: str
+    markup: InlineKeyboardMarkup | None
+    screen: Screen
+    applied: bool
+
+
 async def _decision(
     session: AsyncSession, services: Services, tip: Tip, press: Press, moderator: Moderator
-) -> tuple[str, InlineKeyboardMarkup | None, Screen]:
-    """Apply a decision to the locked tip: the toast, a confirmation keyboard (when the
-    tip is someone else's), and the card as it now is."""
+) -> Decided:
+    """Apply a decision to the locked tip."""
     markup: InlineKeyboardMarkup | None = None
     toast: str
+    applied = False
     try:
         moderation.check_version(tip, press.version)
         if _needs_confirmation(tip, press, moderator):
@@ -127,12 +139,13 @@ async def _decision(
             markup = cards.confirm_keyboard(services, tip, press.data)
         else:
             toast = await _apply(session, services, tip, press, moderator)
+            applied = True
     except Conflict:
         toast = _t(services, "mod-conflict", name=tip.last_actor_name or "?")
     except Refused as exc:
         toast = _t(services, f"mod-refused-{exc.reason}")
     screen = cards.card(services, await cards.load_card(session, tip))
-    return toast, markup, screen
+    return Decided(toast, markup, screen, applied)
 
 
 def _needs_confirmation(tip: Tip, press: Press, moderator: Moderator) -> bool:
@@ -224,6 +237,15 @@ async def _remember_views(
             await moderation.remember_group_message(session, chat_id, message_id, tip_id, "view")
         if moderator is not None and view is not None:
             await moderation.evidence_viewed(session, tip_id, moderator, view)
+    _wake_outbox(context, session)
+
+
+def _wake_outbox(context: Ctx, session: AsyncSession) -> None:
+    """Something was queued in ``session`` (a tip withdrawn while its copy was on the way):
+    deliver it now."""
+    worker = context.services.outbox_worker
+    if session.info.get("outbox") and worker is not None:
+        worker.wake()
 
 
 async def _media(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -236,14 +258,19 @@ async def _media(update: Update, context: Ctx, press: Press, mod: Moderator) -> 
     await answer(query, _t(context.services, "mod-sending-media", count=len(data.media)))
     message = update.effective_message
     caption = _t(context.services, "mod-media-caption", reference=data.tip.reference)
-    sent = await send_files(
-        context,
-        chat.id,
-        data.media,
-        reply_to=message.message_id if message else None,
-        caption=caption,
-    )
-    await _remember_views(context, chat.id, data.tip.id, sent, mod, "media")
+    sent = Sent()
+    try:
+        await send_files(
+            context,
+            chat.id,
+            data.media,
+            reply_to=message.message_id if message else None,
+            caption=caption,
+            into=sent,
+        )
+    finally:  # what reached the chat is remembered even if a later batch failed
+        if sent.message_ids:
+            await _remember_views(context, chat.id, data.tip.id, sent.message_ids, mod, "media")
 
 
 async def _map(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -430,6 +457,7 @@ async def post_card(
             await moderation.remember_group_message(
                 session, chat_id, message.message_id, tip.id, "card"
             )
+    _wake_outbox(context, session)
     return message
 
 

@@ -50,7 +50,7 @@ from db.models import (
 )
 from handlers.base import Ctx, Screen, Services
 from handlers.moderation import cards, topics
-from handlers.moderation.media import send_files
+from handlers.moderation.media import Sent, send_files
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ DIGEST_SIZE = 10
 # characters; one answer is at most 4000, and the header needs the rest).
 ANSWER_WORDS = 3600
 POLL_SECONDS = 1.0
+DELETE_WINDOW = timedelta(hours=47)
 UNDELIVERABLE = "failed"
 
 
@@ -82,7 +83,10 @@ class Job:
     delete_ids: list[int] = field(default_factory=list)
     # An answer's header already sent (its files failed): the retry sends only the files.
     header_id: int | None = None
-    sent_files: list[int] = field(default_factory=list)
+    sent_files: Sent = field(default_factory=Sent)
+    # Copies too old to delete, overwritten with ``redaction`` instead.
+    redact_ids: list[int] = field(default_factory=list)
+    redaction: Screen | None = None
 
 
 class OutboxWorker:
@@ -252,19 +256,25 @@ class OutboxWorker:
             row.status, row.lease_until = OUTBOX_CANCELLED, None
             return None
         copies = await session.execute(
-            select(GroupMessage.message_id).where(
+            select(GroupMessage.message_id, GroupMessage.created_at).where(
                 GroupMessage.tip_id == tip.id,
                 GroupMessage.chat_id == (tip.card_chat_id or chat_id),
-                GroupMessage.kind.in_(("answer", "view")),
+                GroupMessage.kind.in_(("answer", "view", "card")),
+                GroupMessage.message_id != (tip.card_message_id or 0),
             )
         )
+        # Telegram deletes messages of the last 48 hours only; older copies are overwritten.
+        deletable_since = outbox.utcnow() - DELETE_WINDOW
         job = Job(
             rows=[row],
             kind="withdrawn",
             chat_id=tip.card_chat_id or chat_id,
             tips=[tip],
-            delete_ids=[message_id for (message_id,) in copies],
+            redaction=Screen(cards.mt(services, "mod-withdrawn-note", reference=tip.reference)),
         )
+        for message_id, created_at in copies:
+            old = created_at < deletable_since
+            (job.redact_ids if old else job.delete_ids).append(message_id)
         if tip.card_message_id is not None:
             job.screen = cards.card(services, await cards.load_card(session, tip))
             job.edit_message_id = tip.card_message_id
@@ -309,10 +319,18 @@ class OutboxWorker:
         tip = await session.get(Tip, row.tip_id) if row.tip_id else None
         chat_id = services.settings.moderator_chat_id
         rows = [row]
+        header = row.payload.get("header")
         if tip is not None:
-            rows += await outbox.claim(
+            more = await outbox.claim(
                 session, kinds=[outbox.ANSWER], limit=DIGEST_SIZE - 1, tip_id=tip.id
             )
+            # A retry whose words are already posted takes only the rows those words were
+            # of; anything that came since goes in a message of its own.
+            for each in more:
+                if each.payload.get("header") == header:
+                    rows.append(each)
+                else:
+                    outbox.release(each)
         live: list[TipNote] = []
         taken: list[OutboxMessage] = []
         length = 0
@@ -341,12 +359,12 @@ class OutboxWorker:
         kind = "answer" if any(note.kind == "answer" for note in live) else "addition"
         words = "\n\n".join(note.text for note in live if note.text)
         key = "mod-answer" if kind == "answer" else "mod-addition"
+        shown = {int(media_id) for each in rows for media_id in each.payload.get("files", [])}
         files: list[Media] = []
         for note in live:
             media = await session.get(Media, note.media_id) if note.media_id else None
-            if media is not None and media.status != MEDIA_FAILED:
+            if media is not None and media.status != MEDIA_FAILED and media.id not in shown:
                 files.append(media)
-        header = row.payload.get("header")
         return Job(
             rows=rows,
             kind="answer",
@@ -383,8 +401,10 @@ class OutboxWorker:
         assert job.chat_id is not None
         assert job.screen is not None
         bot = context.bot
-        if job.delete_ids:
-            await _delete_quietly(context, job.chat_id, job.delete_ids)
+        if job.delete_ids or job.redact_ids:
+            kept = await _delete_quietly(context, job.chat_id, job.delete_ids)
+            if job.redaction is not None:
+                await _redact(context, job.chat_id, job.redact_ids + kept, job.redaction)
         if job.edit_message_id is not None:
             try:
                 edited = await bot.edit_message_text(
@@ -419,20 +439,43 @@ class OutboxWorker:
             if job.files:
                 await self._header_sent(job, message_id)
         if job.files:
-            job.sent_files = await send_files(
-                context, job.chat_id, job.files, reply_to=message_id, thread_id=job.thread_id
+            await send_files(
+                context,
+                job.chat_id,
+                job.files,
+                reply_to=message_id,
+                thread_id=job.thread_id,
+                into=job.sent_files,
             )
         return message_id
 
     async def _header_sent(self, job: Job, message_id: int) -> None:
         """Remember that an answer's words are in the chat, so that if its files fail the
-        retry does not post the words twice."""
+        retry does not post the words twice (and a withdrawal can take them back out)."""
         job.header_id = message_id
+        assert job.chat_id is not None
         async with transaction(self._services.sessions) as session:
             for row in job.rows:
                 fresh = await session.get(OutboxMessage, row.id)
                 if fresh is not None:
                     fresh.payload = {**fresh.payload, "header": message_id}
+            await moderation.remember_group_message(
+                session, job.chat_id, message_id, job.tips[0].id, "answer"
+            )
+
+    async def _files_half_sent(self, session: AsyncSession, job: Job) -> None:
+        """Some of an answer's files went before a failure: remember them as in the chat,
+        and leave them out of the retry."""
+        assert job.chat_id is not None
+        for message_id in job.sent_files.message_ids:
+            await moderation.remember_group_message(
+                session, job.chat_id, message_id, job.tips[0].id, "answer"
+            )
+        for row in job.rows:
+            fresh = await session.get(OutboxMessage, row.id)
+            if fresh is not None:
+                done = [*fresh.payload.get("files", []), *job.sent_files.media_ids]
+                fresh.payload = {**fresh.payload, "files": done}
 
     async def _settle(
         self,
@@ -454,14 +497,17 @@ class OutboxWorker:
                     outbox.postpone(
                         fresh, error=error, delay=timedelta(seconds=delay) if delay else None
                     )
+            if error is not None and job.sent_files.message_ids:
+                await self._files_half_sent(session, job)
             if error is not None or message_id is None:
                 return
             self.sent += 1
-            if job.delete_ids and job.chat_id is not None:
+            taken_out = job.delete_ids + job.redact_ids
+            if taken_out and job.chat_id is not None:
                 await session.execute(
                     delete(GroupMessage).where(
                         GroupMessage.chat_id == job.chat_id,
-                        GroupMessage.message_id.in_(job.delete_ids),
+                        GroupMessage.message_id.in_(taken_out),
                     )
                 )
             if job.kind == "card" and job.chat_id is not None:
@@ -472,7 +518,7 @@ class OutboxWorker:
                         session, job.chat_id, message_id, tip.id, "card"
                     )
             elif job.kind == "answer" and job.chat_id is not None:
-                for sent in (message_id, *job.sent_files):
+                for sent in (message_id, *job.sent_files.message_ids):
                     await moderation.remember_group_message(
                         session, job.chat_id, sent, job.tips[0].id, "answer"
                     )
@@ -506,13 +552,46 @@ class OutboxWorker:
         await self._settle(job, error=type(exc).__name__, delay=60.0)
 
 
-async def _delete_quietly(context: Ctx, chat_id: int, message_ids: list[int]) -> None:
-    """Delete the bot's own messages, as far as Telegram allows (older ones may stay)."""
+async def _delete_quietly(context: Ctx, chat_id: int, message_ids: list[int]) -> list[int]:
+    """Delete the bot's own messages, as far as Telegram allows; a refused batch is tried
+    one by one. Returns the ids that stay (too old, or gone already — Telegram does not
+    say which)."""
+    kept: list[int] = []
     for start in range(0, len(message_ids), 100):
+        batch = message_ids[start : start + 100]
         try:
-            await context.bot.delete_messages(chat_id, message_ids[start : start + 100])
-        except (BadRequest, Forbidden):
-            log.info("some copies could not be deleted")
+            await context.bot.delete_messages(chat_id, batch)
+            continue
+        except Forbidden:
+            return message_ids[start:]
+        except BadRequest:
+            pass
+        for message_id in batch:
+            try:
+                await context.bot.delete_message(chat_id, message_id)
+            except BadRequest:
+                kept.append(message_id)
+            except Forbidden:
+                return kept + message_ids[message_ids.index(message_id) :]
+    if kept:
+        log.info("%d copies could not be deleted", len(kept))
+    return kept
+
+
+async def _redact(context: Ctx, chat_id: int, message_ids: list[int], screen: Screen) -> None:
+    """Overwrite copies that could not be deleted: a text's words, a file's caption."""
+    for message_id in message_ids:
+        try:
+            await context.bot.edit_message_text(screen.text, chat_id=chat_id, message_id=message_id)
+        except BadRequest as exc:
+            if "no text" not in str(exc).lower():
+                continue  # gone, or said already: nothing left to redact
+            with contextlib.suppress(BadRequest):
+                await context.bot.edit_message_caption(
+                    chat_id=chat_id, message_id=message_id, caption=screen.text
+                )
+        except Forbidden:
+            return
 
 
 def _seconds(value: Any) -> float:

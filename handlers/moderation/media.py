@@ -9,6 +9,7 @@ are still on Telegram's servers, so they can be shown too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from telegram import (
     InputMediaAudio,
@@ -24,6 +25,15 @@ from handlers.base import Ctx
 
 ALBUM = 10
 InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaDocument | InputMediaAudio
+
+
+@dataclass(slots=True)
+class Sent:
+    """What :func:`send_files` has sent so far, filled as each message goes, so a failure
+    halfway still tells which files are in the chat and as which messages."""
+
+    message_ids: list[int] = field(default_factory=list)
+    media_ids: list[int] = field(default_factory=list)
 
 
 def _family(media: Media) -> str:
@@ -70,14 +80,16 @@ async def send_files(
     reply_to: int | None,
     thread_id: int | None = None,
     caption: str | None = None,
+    into: Sent | None = None,
 ) -> list[int]:
-    """Send ``files`` as replies to ``reply_to``; return the ids of the messages sent."""
+    """Send ``files`` as replies to ``reply_to``; return the ids of the messages sent (also
+    recorded in ``into`` batch by batch)."""
     bot = context.bot
     reply = (
         ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
     )
     thread = None if reply_to else thread_id
-    sent: list[int] = []
+    progress = into if into is not None else Sent()
     for index, batch in enumerate(plan(files)):
         text = caption if index == 0 else None
         if len(batch) > 1:
@@ -87,7 +99,8 @@ async def send_files(
                 reply_parameters=reply,
                 message_thread_id=thread,
             )
-            sent.extend(message.message_id for message in album)
+            progress.message_ids.extend(message.message_id for message in album)
+            progress.media_ids.extend(media.id for media in batch)
             continue
         media = batch[0]
         message: Message
@@ -125,5 +138,6 @@ async def send_files(
                 chat_id, media.file_id, caption=text,
                 reply_parameters=reply, message_thread_id=thread,
             )  # fmt: skip
-        sent.append(message.message_id)
-    return sent
+        progress.message_ids.append(message.message_id)
+        progress.media_ids.append(media.id)
+    return list(progress.message_ids)

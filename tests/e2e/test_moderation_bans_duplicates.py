@@ -1,11 +1,16 @@
 """Bans quarantine silently; duplicates are linked (exact) and suggested (perceptual)."""
 
+import asyncio
 import io
 import re
+from datetime import timedelta
 
 from PIL import Image, ImageDraw
+from sqlalchemy import update
 
-from db.models import CustodyEntry, OutboxMessage, TipLink, TipNote
+from bot import intake
+from db.engine import transaction
+from db.models import CustodyEntry, GroupMessage, OutboxMessage, TipLink, TipNote
 from tests.e2e.flows import label, onboard, t
 from tests.e2e.moderators import Moderation, mt, tip
 from tests.fakebot import FakeUser
@@ -192,10 +197,57 @@ async def test_a_withdrawal_takes_the_copies_out_of_the_group(moderation: Modera
     assert sorted(e.details["view"] for e in viewed) == ["media", "text"]
     assert {e.details["moderator"] for e in viewed} == {"Alice (@alice_mod)"}
     assert {e.actor for e in viewed} == {f"moderator:{alice.id}"}
+    # /tip posts the card again: the new one is the one kept up to date, the old one goes.
+    await alice.send_command("/tip", reference, chat=group)
+    reposted = await group.wait_for_message(
+        lambda m: (m.text or "").startswith(reference) and m.message_id != card.message_id,
+        new_only=False,
+    )
+    # A copy from three days ago can no longer be deleted: it is overwritten instead.
+    old_copy = next(m for m in copies if "A strike on the market" in (m.text or ""))
+    async with transaction(moderation.bot.sessions) as session:
+        await session.execute(
+            update(GroupMessage)
+            .where(GroupMessage.message_id == old_copy.message_id)
+            .values(created_at=intake.utcnow() - timedelta(days=3))
+        )
 
     await user.send_command("/deletemydata")
     await user.press(label("en", "delete-yes"))
     await moderation.drained()
-    assert all(group.message(m.message_id).deleted for m in copies)
-    assert "Withdrawn by the reporter" in (moderation.latest(card.message_id).text or "")
+    assert all(group.message(m.message_id).deleted for m in copies if m is not old_copy)
+    assert group.message(card.message_id).deleted, "the earlier card"
+    assert "Withdrawn by the reporter" in (moderation.latest(reposted.message_id).text or "")
+    redacted = moderation.latest(old_copy.message_id)
+    assert not redacted.deleted
+    assert redacted.text == mt("mod-withdrawn-note", reference=reference)
+    left = [m.text or m.caption or "" for m in group.bot_messages() if not m.deleted]
+    assert not any("A strike on the market" in text for text in left)
     assert await moderation.bot.count(TipNote) == 0
+
+
+async def test_a_card_on_its_way_when_the_report_is_withdrawn_is_taken_back(
+    moderation: Moderation,
+) -> None:
+    worker = moderation.bot.services.outbox_worker
+    await worker.stop()
+    user = moderation.fake.user()
+    await onboard(user)
+    reference = await quick_report(user, [])
+    moderation.fake.delay("sendMessage", 1.5, times=1)  # the card, slow to reach the group
+    worker.start()
+    for _ in range(100):  # until the worker has claimed the card and is sending it
+        claimed = await moderation.bot.all(OutboxMessage, OutboxMessage.lease_until.is_not(None))
+        if claimed:
+            break
+        await asyncio.sleep(0.02)
+    assert [row.kind for row in claimed] == ["tip_submitted"]
+    await user.send_command("/deletemydata")
+    await user.press(label("en", "delete-yes"))
+    card = await moderation.card(reference)  # it did land, after the withdrawal
+    await moderation.drained()
+    assert "Withdrawn by the reporter" in (moderation.latest(card.message_id).text or "")
+    left = [m.text or "" for m in moderation.group.bot_messages() if not m.deleted]
+    assert not any("A strike on the market" in text for text in left)
+    stored = await tip(moderation.bot, reference)
+    assert (stored.status, stored.card_message_id) == ("withdrawn", card.message_id)

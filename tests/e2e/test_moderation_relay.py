@@ -7,8 +7,9 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from bot import intake
+from bot import moderation as moderation_rules
 from db.engine import transaction
-from db.models import CustodyEntry, Media, OutboxMessage, Reporter, Tip, TipNote
+from db.models import CustodyEntry, GroupMessage, Media, OutboxMessage, Reporter, Tip, TipNote
 from tests.e2e.flows import JPEG, t
 from tests.e2e.moderators import Moderation, mt, tip
 from tests.e2e.test_moderation_cards import report
@@ -157,6 +158,15 @@ async def test_a_reply_to_a_card_is_sent_only_when_its_author_confirms(
     assert moderation.latest(offer.message_id).text == mt("mod-question-kept")
     assert await moderation.bot.count(TipNote) == 0
 
+    # An offer left alone is forgotten after a day; its button is then stale.
+    await alice.send_text("Ask them about the sirens?", chat=group, reply_to=card)
+    forgotten = group.last_bot_message()
+    async with transaction(moderation.bot.sessions) as session:
+        later = intake.utcnow() + timedelta(days=1, minutes=1)
+        assert await moderation_rules.prune_pending_questions(session, later) == 1
+    await alice.press(mt("mod-btn-send-question"), message=forgotten, chat=group)
+    assert alice.last_callback_answer.text == mt("mod-stale")
+
     # A real question, confirmed.
     await alice.send_text("Which entrance was hit?", chat=group, reply_to=card)
     offer = group.last_bot_message()
@@ -188,18 +198,36 @@ async def test_an_album_answers_in_one_message(moderation: Moderation) -> None:
     await user.wait_for_message(lambda m: thanks in (m.text or ""), new_only=False)
     await asyncio.sleep(0.3)
     assert [m.text for m in user.bot_messages()[before:]] == [thanks], "thanked once"
+    # While the album waits for its retry, the reporter writes more; both become due at once.
+    await moderation.fake.wait_for_call(
+        lambda call: call.method == "sendMediaGroup" and call.status == 500, timeout=10
+    )
+    worker = moderation.bot.services.outbox_worker
+    await worker.stop()
+    await user.send_text("And the door was blown off its hinges.")
+    async with transaction(moderation.bot.sessions) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "pending")
+            .values(next_attempt_at=intake.utcnow())
+        )
+    worker.start()
     await moderation.drained()
 
     media = await moderation.bot.all(Media, Media.origin == "answer")
     assert len(media) == 3, "the whole album answered; none of it opened a new report"
     assert await moderation.bot.count(Tip, Tip.status == "draft") == 0
     headers = [m for m in group.bot_messages() if "Answer from the reporter" in (m.text or "")]
-    assert len(headers) == 1
+    assert len(headers) == 2, "the album's words once, the later words in a message of their own"
+    assert "door was blown off" not in (headers[0].text or "")
+    assert "door was blown off" in (headers[1].text or "")
     calls = moderation.fake.calls_to("sendMediaGroup", chat_id=group.id)
     assert [call.status for call in calls] == [500, 200]
     albums = calls[1:]
     assert len(albums[0].params["media"]) == 3
     assert albums[0].params["reply_parameters"]["message_id"] == headers[0].message_id
+    rows = await moderation.bot.all(OutboxMessage, OutboxMessage.kind == "answer")
+    assert {row.status for row in rows} == {"sent"}
 
 
 async def test_a_late_message_is_not_taken_for_an_answer(moderation: Moderation) -> None:
@@ -270,3 +298,41 @@ async def test_long_answers_waiting_together_fit_telegram_messages(
     assert posted[1].index("Second part.") < posted[1].index("Third part."), "in order"
     notes = [n.kind for n in await moderation.bot.all(TipNote)]
     assert notes == ["question", "answer", "answer", "answer"]
+
+
+async def test_files_that_went_before_a_failure_are_not_sent_again(
+    moderation: Moderation,
+) -> None:
+    reference = await report(moderation)
+    await ask(moderation, reference, "Do you have a picture or the plan of the building?")
+    await moderation.drained()
+    user = reporter_of(moderation)
+    question = await user.wait_for_message(
+        lambda m: "plan of the building" in (m.text or ""), new_only=False
+    )
+    group = moderation.group
+    # A photo and a document travel as two messages; the second fails once.
+    moderation.fake.fail("sendDocument", status=500, times=1, chat_id=group.id)
+    await user.send_photo(content=JPEG + b"entrance", reply_to=question)
+    await user.send_document(
+        b"%PDF-1.7\n" + b"plan" * 100,
+        file_name="plan.pdf",
+        mime_type="application/pdf",
+        reply_to=question,
+    )
+    thanks = t("uk", "answer-thanks", reference=reference)
+    await user.wait_for_message(lambda m: thanks in (m.text or ""), new_only=False)
+    await moderation.fake.wait_for_call(
+        lambda call: call.method == "sendDocument" and call.status == 500, timeout=10
+    )
+    await moderation.drained()
+
+    assert [c.status for c in moderation.fake.calls_to("sendPhoto", chat_id=group.id)] == [200]
+    documents = moderation.fake.calls_to("sendDocument", chat_id=group.id)
+    assert [c.status for c in documents] == [500, 200]
+    headers = [m for m in group.bot_messages() if "Answer from the reporter" in (m.text or "")]
+    assert len(headers) == 1
+    remembered = await moderation.bot.all(GroupMessage, GroupMessage.kind == "answer")
+    assert len(remembered) == 3, "the words, the photo and the document, each once"
+    rows = await moderation.bot.all(OutboxMessage, OutboxMessage.kind == "answer")
+    assert {row.status for row in rows} == {"sent"}
