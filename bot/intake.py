@@ -668,7 +668,8 @@ async def _withdraw_and_erase(session: AsyncSession, tip: Tip, *, actor: str) ->
     # A card being sent right now (leased) may still land: the withdrawal then follows it
     # (and moderation.remember_group_message queues one again if it lands later still).
     cards = [row for row in pending if row.kind == outbox.CARD]
-    in_flight = any(row.lease_until is not None for row in cards)
+    now = utcnow()
+    in_flight = any(row.lease_until is not None and row.lease_until > now for row in cards)
     if not cards or in_flight or tip.card_message_id is not None:
         await outbox.enqueue(session, outbox.WITHDRAWN, tip_id=tip.id)
     await session.flush()

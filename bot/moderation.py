@@ -43,6 +43,8 @@ VERDICTS = frozenset({TIP_VERIFIED, TIP_REJECTED, TIP_DUPLICATE})
 OPEN = frozenset({TIP_SUBMITTED, TIP_IN_REVIEW, TIP_NEEDS_INFO})
 # A question typed as a reply to a card, waiting for its moderator to confirm it.
 PENDING_QUESTION = "pending"
+# Messages in the group that show a tip's content: a withdrawal deletes them.
+CONTENT_COPIES = ("card", "answer", "view")
 # How long the reporter's next message counts as the answer to an open question.
 QUESTION_TTL = timedelta(days=7)
 # How long after answering, a reporter's further messages still belong to the answer.
@@ -451,11 +453,14 @@ async def find_by_reference(session: AsyncSession, reference: str) -> Tip | None
 async def remember_group_message(
     session: AsyncSession, chat_id: int, message_id: int, tip_id: int, kind: str
 ) -> None:
-    """Remember a message of the bot's about a tip. If the reporter withdrew the tip while
-    the message was on its way, a withdrawal is queued again so it is taken back out."""
+    """Remember a message of the bot's about a tip. If it carries the tip's content and the
+    reporter withdrew the tip while it was on its way, a withdrawal is queued again so it
+    is taken back out."""
     if await session.get(GroupMessage, (chat_id, message_id)) is None:
         session.add(GroupMessage(chat_id=chat_id, message_id=message_id, tip_id=tip_id, kind=kind))
         await session.flush()
+    if kind not in CONTENT_COPIES:
+        return
     tip = await session.get(Tip, tip_id)
     if tip is None or tip.status != TIP_WITHDRAWN:
         return

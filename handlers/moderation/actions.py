@@ -229,12 +229,14 @@ async def _remember_views(
     ids: list[int],
     moderator: Moderator | None = None,
     view: str | None = None,
+    *,
+    kind: str = "view",
 ) -> None:
     """Remember what was shown of a tip, so a withdrawal can take it back out of the chat;
     a view of the evidence itself (files, map, full text) goes in the custody log."""
     async with transaction(context.services.sessions) as session:
         for message_id in ids:
-            await moderation.remember_group_message(session, chat_id, message_id, tip_id, "view")
+            await moderation.remember_group_message(session, chat_id, message_id, tip_id, kind)
         if moderator is not None and view is not None:
             await moderation.evidence_viewed(session, tip_id, moderator, view)
     _wake_outbox(context, session)
@@ -303,7 +305,10 @@ async def _replies(
         for text in texts
     ]
     ids = [message.message_id for message in sent]
-    await _remember_views(context, chat.id, tip_id, ids, moderator, view)
+    # The history holds no reporter's words (custody details never do): not a copy to take
+    # back on withdrawal, unlike the full text.
+    kind = "view" if view is not None else "history"
+    await _remember_views(context, chat.id, tip_id, ids, moderator, view, kind=kind)
 
 
 async def _text(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:

@@ -59,7 +59,6 @@ DIGEST_SIZE = 10
 # characters; one answer is at most 4000, and the header needs the rest).
 ANSWER_WORDS = 3600
 POLL_SECONDS = 1.0
-DELETE_WINDOW = timedelta(hours=47)
 UNDELIVERABLE = "failed"
 
 
@@ -84,8 +83,7 @@ class Job:
     # An answer's header already sent (its files failed): the retry sends only the files.
     header_id: int | None = None
     sent_files: Sent = field(default_factory=Sent)
-    # Copies too old to delete, overwritten with ``redaction`` instead.
-    redact_ids: list[int] = field(default_factory=list)
+    # What overwrites a copy that cannot be deleted.
     redaction: Screen | None = None
 
 
@@ -256,25 +254,23 @@ class OutboxWorker:
             row.status, row.lease_until = OUTBOX_CANCELLED, None
             return None
         copies = await session.execute(
-            select(GroupMessage.message_id, GroupMessage.created_at).where(
+            select(GroupMessage.message_id).where(
                 GroupMessage.tip_id == tip.id,
                 GroupMessage.chat_id == (tip.card_chat_id or chat_id),
-                GroupMessage.kind.in_(("answer", "view", "card")),
+                GroupMessage.kind.in_(moderation.CONTENT_COPIES),
                 GroupMessage.message_id != (tip.card_message_id or 0),
             )
         )
-        # Telegram deletes messages of the last 48 hours only; older copies are overwritten.
-        deletable_since = outbox.utcnow() - DELETE_WINDOW
         job = Job(
             rows=[row],
             kind="withdrawn",
             chat_id=tip.card_chat_id or chat_id,
             tips=[tip],
+            delete_ids=[message_id for (message_id,) in copies],
+            # Said in place of a copy Telegram refuses to delete (older than 48 hours
+            # where the bot is no admin).
             redaction=Screen(cards.mt(services, "mod-withdrawn-note", reference=tip.reference)),
         )
-        for message_id, created_at in copies:
-            old = created_at < deletable_since
-            (job.redact_ids if old else job.delete_ids).append(message_id)
         if tip.card_message_id is not None:
             job.screen = cards.card(services, await cards.load_card(session, tip))
             job.edit_message_id = tip.card_message_id
@@ -401,10 +397,10 @@ class OutboxWorker:
         assert job.chat_id is not None
         assert job.screen is not None
         bot = context.bot
-        if job.delete_ids or job.redact_ids:
-            kept = await _delete_quietly(context, job.chat_id, job.delete_ids)
-            if job.redaction is not None:
-                await _redact(context, job.chat_id, job.redact_ids + kept, job.redaction)
+        if job.delete_ids:
+            kept = await _delete_each(context, job.chat_id, job.delete_ids)
+            if kept and job.redaction is not None:
+                await _redact(context, job.chat_id, kept, job.redaction)
         if job.edit_message_id is not None:
             try:
                 edited = await bot.edit_message_text(
@@ -487,6 +483,10 @@ class OutboxWorker:
     ) -> None:
         """Mark the rows sent (and remember where the card is), or postpone them."""
         async with transaction(self._services.sessions) as session:
+            if error is None and job.kind in ("card", "answer"):
+                # Tip before outbox row, the order a withdrawal takes them in (PostgreSQL
+                # would otherwise deadlock the two when a card lands as the tip is withdrawn).
+                await moderation.tip_for_update(session, job.tips[0].id)
             for row in job.rows:
                 fresh = await session.get(OutboxMessage, row.id)
                 if fresh is None:
@@ -502,12 +502,11 @@ class OutboxWorker:
             if error is not None or message_id is None:
                 return
             self.sent += 1
-            taken_out = job.delete_ids + job.redact_ids
-            if taken_out and job.chat_id is not None:
+            if job.delete_ids and job.chat_id is not None:
                 await session.execute(
                     delete(GroupMessage).where(
                         GroupMessage.chat_id == job.chat_id,
-                        GroupMessage.message_id.in_(taken_out),
+                        GroupMessage.message_id.in_(job.delete_ids),
                     )
                 )
             if job.kind == "card" and job.chat_id is not None:
@@ -552,29 +551,20 @@ class OutboxWorker:
         await self._settle(job, error=type(exc).__name__, delay=60.0)
 
 
-async def _delete_quietly(context: Ctx, chat_id: int, message_ids: list[int]) -> list[int]:
-    """Delete the bot's own messages, as far as Telegram allows; a refused batch is tried
-    one by one. Returns the ids that stay (too old, or gone already — Telegram does not
-    say which)."""
+async def _delete_each(context: Ctx, chat_id: int, message_ids: list[int]) -> list[int]:
+    """Delete the bot's copies one by one (a batch would skip refusals without a word);
+    return the ids Telegram refused to delete (too old, or not an admin's to delete)."""
     kept: list[int] = []
-    for start in range(0, len(message_ids), 100):
-        batch = message_ids[start : start + 100]
+    for index, message_id in enumerate(message_ids):
         try:
-            await context.bot.delete_messages(chat_id, batch)
-            continue
-        except Forbidden:
-            return message_ids[start:]
-        except BadRequest:
-            pass
-        for message_id in batch:
-            try:
-                await context.bot.delete_message(chat_id, message_id)
-            except BadRequest:
+            await context.bot.delete_message(chat_id, message_id)
+        except BadRequest as exc:
+            if "not found" not in str(exc).lower():
                 kept.append(message_id)
-            except Forbidden:
-                return kept + message_ids[message_ids.index(message_id) :]
+        except Forbidden:
+            return kept + message_ids[index:]
     if kept:
-        log.info("%d copies could not be deleted", len(kept))
+        log.info("%d copies could not be deleted; overwriting them", len(kept))
     return kept
 
 

@@ -3,14 +3,10 @@
 import asyncio
 import io
 import re
-from datetime import timedelta
 
 from PIL import Image, ImageDraw
-from sqlalchemy import update
 
-from bot import intake
-from db.engine import transaction
-from db.models import CustodyEntry, GroupMessage, OutboxMessage, TipLink, TipNote
+from db.models import CustodyEntry, OutboxMessage, TipLink, TipNote
 from tests.e2e.flows import label, onboard, t
 from tests.e2e.moderators import Moderation, mt, tip
 from tests.fakebot import FakeUser
@@ -203,27 +199,43 @@ async def test_a_withdrawal_takes_the_copies_out_of_the_group(moderation: Modera
         lambda m: (m.text or "").startswith(reference) and m.message_id != card.message_id,
         new_only=False,
     )
-    # A copy from three days ago can no longer be deleted: it is overwritten instead.
-    old_copy = next(m for m in copies if "A strike on the market" in (m.text or ""))
-    async with transaction(moderation.bot.sessions) as session:
-        await session.execute(
-            update(GroupMessage)
-            .where(GroupMessage.message_id == old_copy.message_id)
-            .values(created_at=intake.utcnow() - timedelta(days=3))
-        )
 
     await user.send_command("/deletemydata")
     await user.press(label("en", "delete-yes"))
     await moderation.drained()
-    assert all(group.message(m.message_id).deleted for m in copies if m is not old_copy)
+    assert all(group.message(m.message_id).deleted for m in copies)
     assert group.message(card.message_id).deleted, "the earlier card"
     assert "Withdrawn by the reporter" in (moderation.latest(reposted.message_id).text or "")
-    redacted = moderation.latest(old_copy.message_id)
-    assert not redacted.deleted
-    assert redacted.text == mt("mod-withdrawn-note", reference=reference)
-    left = [m.text or m.caption or "" for m in group.bot_messages() if not m.deleted]
-    assert not any("A strike on the market" in text for text in left)
     assert await moderation.bot.count(TipNote) == 0
+
+
+async def test_copies_too_old_to_delete_are_overwritten(moderation: Moderation) -> None:
+    group, alice = moderation.group, moderation.alice
+    user = moderation.fake.user()
+    await onboard(user)
+    reference = await quick_report(user, [picture((640, 480), 90)])
+    card = await moderation.card(reference)
+    await alice.press(re.compile(r"^📎 Media"), message=card, chat=group)
+    full_text = f"mod:text:{(await tip(moderation.bot, reference)).id}"
+    await alice.press_data(full_text, message=card, chat=group)
+    await moderation.drained()
+    shown = [m for m in group.bot_messages() if m.message_id != card.message_id]
+    await alice.press(re.compile(r"^📜 History"), message=card, chat=group)
+    history = group.last_bot_message()  # no reporter's words in it: it stays as it is
+    moderation.fake.advance(49 * 3600)  # Telegram no longer lets the bot delete them
+
+    await user.send_command("/deletemydata")
+    await user.press(label("en", "delete-yes"))
+    await moderation.drained()
+    note = mt("mod-withdrawn-note", reference=reference)
+    copies = [moderation.latest(m.message_id) for m in shown]
+    assert len(copies) == 2, "the file and the full text"
+    assert moderation.latest(history.message_id).text == history.text
+    assert not any(m.deleted for m in copies)
+    assert sorted(m.text or m.caption or "" for m in copies) == [note, note]
+    assert "Withdrawn by the reporter" in (moderation.latest(card.message_id).text or "")
+    left = [m.text or m.caption or "" for m in group.bot_messages()]
+    assert not any("A strike on the market" in text for text in left)
 
 
 async def test_a_card_on_its_way_when_the_report_is_withdrawn_is_taken_back(
