@@ -22,7 +22,7 @@ from bot import moderation
 from bot.i18n import Html
 from bot.moderation import Conflict, Moderator, Refused
 from db.engine import transaction
-from db.models import TIP_DRAFT, Tip, TipNote
+from db.models import TIP_DRAFT, TIP_WITHDRAWN, Tip, TipNote
 from handlers.base import Ctx, Screen, Services, answer, handler
 from handlers.moderation import cards, topics
 from handlers.moderation.access import authorise
@@ -314,6 +314,9 @@ async def _replies(
 async def _text(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
     data = await _load(context, press)
     assert update.callback_query is not None
+    if data is not None and data.tip.status == TIP_WITHDRAWN:
+        await answer(update.callback_query, _t(context.services, "mod-refused-withdrawn"))
+        return
     await answer(update.callback_query)
     if data is not None:
         texts = cards.full_text(context.services, data.tip)

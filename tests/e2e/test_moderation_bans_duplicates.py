@@ -205,6 +205,11 @@ async def test_a_withdrawal_takes_the_copies_out_of_the_group(moderation: Modera
     await moderation.drained()
     assert all(group.message(m.message_id).deleted for m in copies)
     assert group.message(card.message_id).deleted, "the earlier card"
+    # Nothing is left to show.
+    posted = len(group.bot_messages())
+    await alice.press_data(full_text, message=moderation.latest(reposted.message_id), chat=group)
+    assert alice.last_callback_answer.text == mt("mod-refused-withdrawn")
+    assert len(group.bot_messages()) == posted
     assert "Withdrawn by the reporter" in (moderation.latest(reposted.message_id).text or "")
     assert await moderation.bot.count(TipNote) == 0
 
