@@ -3,17 +3,19 @@
 import asyncio
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import intake
 from bot import moderation as moderation_rules
 from db.engine import transaction
 from db.models import CustodyEntry, GroupMessage, Media, OutboxMessage, Reporter, Tip, TipNote
-from tests.e2e.flows import JPEG, t
-from tests.e2e.moderators import Moderation, mt, tip
+from tests.e2e.flows import JPEG, PDF, label, t
+from tests.e2e.moderators import Moderation, mt, start_moderated, tip
 from tests.e2e.test_moderation_cards import report
-from tests.fakebot import AlbumItem, FakeUser
+from tests.fakebot import AlbumItem, FakeTelegram, FakeUser
 
 
 def reporter_of(moderation: Moderation) -> FakeUser:
@@ -336,3 +338,48 @@ async def test_files_that_went_before_a_failure_are_not_sent_again(
     assert len(remembered) == 3, "the words, the photo and the document, each once"
     rows = await moderation.bot.all(OutboxMessage, OutboxMessage.kind == "answer")
     assert {row.status for row in rows} == {"sent"}
+
+
+async def test_done_with_an_answer_in_the_same_burst_gives_its_receipt(
+    fake: FakeTelegram, engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    group = fake.group(title="Moderators")
+    alice = fake.user(first_name="Alice", username="alice_mod")
+    group.add_member(alice)
+    bot = await start_moderated(
+        fake, engine, database_url, tmp_path, group, tipbot_ack_delay_seconds=1.5
+    )
+    try:
+        moderation = Moderation(bot, fake, group, alice, fake.user(first_name="Bob"))
+        reference = await report(moderation)
+        await ask(moderation, reference, "Do you have a photo of the entrance?")
+        await moderation.drained()
+        user = reporter_of(moderation)
+        question = await user.wait_for_message(
+            lambda m: "photo of the entrance" in (m.text or ""), new_only=False
+        )
+        # A second report, at its files step; a file answering the question and one for
+        # the new report arrive together, and Done is pressed before they are acknowledged.
+        await user.send_command("/report")
+        await user.press(label("uk", "category-strike"))
+        await user.send_text("Ще один удар, по школі.")
+        await user.press(label("uk", "nav-next"))
+        await user.press(label("uk", "when-unknown"))
+        await user.press(label("uk", "where-unknown"))
+        await user.press(label("uk", "party-unknown"))
+        prompt = user.last_bot_message()
+        await user.send_photo(content=JPEG + b"entrance", reply_to=question)
+        await user.send_document(PDF, file_name="school.pdf", mime_type="application/pdf")
+        await user.press_data("r:evidence:done", message=prompt)
+        shown = user.last_bot_message().text or ""
+        assert t("uk", "answer-thanks", reference=reference) in shown
+        await moderation.drained(seconds=10)
+        answer = await group.wait_for_message(
+            lambda m: "Answer from the reporter" in (m.text or ""), timeout=5, new_only=False
+        )
+        assert answer.reply_to_message_id == (await moderation.card(reference)).message_id
+        assert [c.status for c in fake.calls_to("sendPhoto", chat_id=group.id)] == [200]
+        await asyncio.sleep(2.0)  # nothing more comes: the burst was answered by Done
+        assert user.last_bot_message().text == shown
+    finally:
+        await bot.stop()
