@@ -231,6 +231,22 @@ class BurstAcks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await timer
 
+    async def receipt(self, session: AsyncSession, burst: Burst) -> Screen | None:
+        """For files of the burst that answered a question or were added to a report: their
+        receipt, and they go to the moderators now rather than at the end of their wait."""
+        if burst.relay is None:
+            return None
+        tip_id, kind = burst.relay
+        await outbox.hurry(session, kind=outbox.ANSWER, tip_id=tip_id)
+        relayed = await session.get(Tip, tip_id)
+        if relayed is None:
+            return None
+
+        def t(key: str, **args: object) -> Html:
+            return self._services.catalog.t(burst.lang, key, **args)
+
+        return relay.thanks(t, relayed, kind)
+
     async def describe(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
         """The acknowledgement's lines (and, once per report, how to send originals)."""
         t = self._services.catalog.t
@@ -271,23 +287,17 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
     async with transaction(services.sessions) as session:
         _, tip = await intake.find_reporter_and_draft(session, services.keyring.pseudonym(chat_id))
         text = await acks.describe(session, tip, burst)
-        if burst.relay is not None:
-            relayed = await session.get(Tip, burst.relay[0])
-            await outbox.hurry(session, kind=outbox.ANSWER, tip_id=burst.relay[0])
-            if relayed is not None:
-
-                def t(key: str, **args: object) -> Html:
-                    return services.catalog.t(burst.lang, key, **args)
-
-                screens.append(relay.thanks(t, relayed, burst.relay[1]).with_prefix(text))
-                text = ""
+        receipt = await acks.receipt(session, burst)
+        if receipt is not None:
+            screens.append(receipt.with_prefix(text))
+            text = ""
         if tip is not None and (text or burst.stored or burst.new_report or not screens):
             counts = await intake.media_counts(session, tip.id)
             screens.append(render.step_screen(services, burst.lang, tip, counts).with_prefix(text))
         elif text:
             screens.append(Screen(Html(text)))
-    if burst.relay is not None and services.outbox_worker is not None:
-        services.outbox_worker.wake()
+    if burst.relay is not None:
+        services.wake_outbox()
     for screen in screens:
         await send(context, chat_id, screen)
 

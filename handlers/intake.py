@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 
-from bot import intake, outbox
+from bot import intake
 from bot.dates import DateError, parse_incident_date
 from bot.i18n import Html
 from bot.intake import STEPS
 from db.models import Tip
-from handlers import relay, render
+from handlers import render
 from handlers.base import Ctx, Screen, Services, handler
 from handlers.replies import Reply
 from handlers.state import State, consent_first, respond
@@ -307,16 +307,13 @@ async def _evidence_button(
         return _stale(state)
     acks = state.services.acks
     pending = acks.take(state.person.chat_id) if acks is not None else None
-    prefix = await acks.describe(session, tip, pending) if pending is not None else ""
-    if pending is not None and pending.relay is not None:
-        # Files answering a question came in the same burst: their receipt goes with this
-        # answer, and they go to the moderators now rather than at the end of their wait.
-        relayed_id, kind = pending.relay
-        await outbox.hurry(session, kind=outbox.ANSWER, tip_id=relayed_id)
-        relayed = await session.get(Tip, relayed_id)
-        if relayed is not None:
-            receipt = relay.thanks(state.t, relayed, kind).text
-            prefix = f"{receipt}\n\n{prefix}" if prefix else receipt
+    if pending is None:
+        return await advance(session, state, tip, "", via_callback=True)
+    prefix = await acks.describe(session, tip, pending)
+    # Files answering a question came in the same burst: their receipt goes first.
+    receipt = await acks.receipt(session, pending)
+    if receipt is not None:
+        prefix = receipt.text + (f"\n\n{prefix}" if prefix else "")
     return await advance(session, state, tip, prefix, via_callback=True)
 
 

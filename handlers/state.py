@@ -80,8 +80,7 @@ async def respond(update: Update, context: Ctx, decide: Decision) -> None:
         state = await load_state(session, services, who)
         await note_message(session, state, update.message)
         reply = await decide(session, state)
-    if session.info.get("outbox") and services.outbox_worker is not None:
-        services.outbox_worker.wake()  # something was queued: deliver it now, not at the poll
+    services.wake_outbox(session)
     erased = session.info.get(intake.ERASE_FILES)
     store = services.store
     try:

@@ -109,9 +109,7 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
         await _edit_card(query.message, screen)
     for other in others:  # the reporter's other cards show the ban (or its end) too
         await refresh_card(context, other)
-    worker = services.outbox_worker
-    if worker is not None:
-        worker.wake()
+    services.wake_outbox()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,25 +227,19 @@ async def _remember_views(
     ids: list[int],
     moderator: Moderator | None = None,
     view: str | None = None,
-    *,
-    kind: str = "view",
 ) -> None:
     """Remember what was shown of a tip, so a withdrawal can take it back out of the chat;
-    a view of the evidence itself (files, map, full text) goes in the custody log."""
+    a view of the evidence itself (files, map, full text) goes in the custody log. The
+    history (no ``view``) holds no reporter's words (custody details never do), so it is
+    not a copy a withdrawal takes back."""
+    kind = "view" if view is not None else "history"
     async with transaction(context.services.sessions) as session:
         for message_id in ids:
             await moderation.remember_group_message(session, chat_id, message_id, tip_id, kind)
         if moderator is not None and view is not None:
             await moderation.evidence_viewed(session, tip_id, moderator, view)
-    _wake_outbox(context, session)
-
-
-def _wake_outbox(context: Ctx, session: AsyncSession) -> None:
-    """Something was queued in ``session`` (a tip withdrawn while its copy was on the way):
-    deliver it now."""
-    worker = context.services.outbox_worker
-    if session.info.get("outbox") and worker is not None:
-        worker.wake()
+    # A withdrawal queued again (the tip was withdrawn while its copy was on the way).
+    context.services.wake_outbox(session)
 
 
 async def _media(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -305,10 +297,7 @@ async def _replies(
         for text in texts
     ]
     ids = [message.message_id for message in sent]
-    # The history holds no reporter's words (custody details never do): not a copy to take
-    # back on withdrawal, unlike the full text.
-    kind = "view" if view is not None else "history"
-    await _remember_views(context, chat.id, tip_id, ids, moderator, view, kind=kind)
+    await _remember_views(context, chat.id, tip_id, ids, moderator, view)
 
 
 async def _text(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -465,7 +454,7 @@ async def post_card(
             await moderation.remember_group_message(
                 session, chat_id, message.message_id, tip.id, "card"
             )
-    _wake_outbox(context, session)
+    services.wake_outbox(session)
     return message
 
 
@@ -504,8 +493,7 @@ async def _send_question(update: Update, context: Ctx, press: Press, mod: Modera
     if done:
         await _edit_card(query.message, Screen(toast))
         await refresh_card(context, press.tip_id)
-        if services.outbox_worker is not None:
-            services.outbox_worker.wake()
+        services.wake_outbox()
 
 
 async def _keep_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:

@@ -184,8 +184,7 @@ async def unban_command(update: Update, context: Ctx) -> None:
     await _reply(update, context, text)
     for tip_id in (tip.id, *others):
         await refresh_card(context, tip_id)
-    if services.outbox_worker is not None:
-        services.outbox_worker.wake()
+    services.wake_outbox()
 
 
 @handler("moderation.stats")
@@ -303,8 +302,7 @@ async def _question(
                 answer = _t(services, f"mod-refused-{exc.reason}")
     await _reply(update, context, answer)
     await refresh_card(context, tip_id)
-    if services.outbox_worker is not None:
-        services.outbox_worker.wake()
+    services.wake_outbox()
 
 
 async def _duplicate_by_reference(

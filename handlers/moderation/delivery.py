@@ -279,16 +279,23 @@ class OutboxWorker:
             job.thread_id = services.settings.moderator_thread_id
         return job
 
-    async def _question_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
-        services = self._services
-        note = await session.get(TipNote, int(row.payload.get("note", 0)))
+    async def _reporter_chat(
+        self, session: AsyncSession, row: OutboxMessage
+    ) -> tuple[Tip | None, Reporter | None, int | None]:
+        """The row's tip, its reporter and their chat (None where any is gone)."""
         tip = await session.get(Tip, row.tip_id) if row.tip_id else None
         reporter = await session.get(Reporter, tip.reporter_id) if tip else None
         chat_id = (
-            services.keyring.decrypt_chat_id(reporter.chat_id_enc)
+            self._services.keyring.decrypt_chat_id(reporter.chat_id_enc)
             if reporter and reporter.chat_id_enc
             else None
         )
+        return tip, reporter, chat_id
+
+    async def _question_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        services = self._services
+        note = await session.get(TipNote, int(row.payload.get("note", 0)))
+        tip, reporter, chat_id = await self._reporter_chat(session, row)
         if note is None or tip is None or reporter is None or chat_id is None:
             row.status, row.last_error, row.lease_until = UNDELIVERABLE, "unreachable", None
             return None
@@ -376,13 +383,7 @@ class OutboxWorker:
 
     async def _notice_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
         services = self._services
-        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
-        reporter = await session.get(Reporter, tip.reporter_id) if tip else None
-        chat_id = (
-            services.keyring.decrypt_chat_id(reporter.chat_id_enc)
-            if reporter and reporter.chat_id_enc
-            else None
-        )
+        tip, reporter, chat_id = await self._reporter_chat(session, row)
         if tip is None or reporter is None or chat_id is None or not tip.contact_allowed:
             row.status, row.last_error, row.lease_until = UNDELIVERABLE, "unreachable", None
             return None
