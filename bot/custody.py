@@ -1,17 +1,19 @@
 """The chain-of-custody log: append-only, each entry carrying the hash of the one before.
 
-An entry's hash is SHA-256 over a canonical JSON encoding of its fields and the previous
-hash, so editing or removing any row breaks every later link; :func:`verify` finds the first
-broken one. Appends are serialised by locking the single ``custody_head`` row (``SELECT ...
-FOR UPDATE`` on PostgreSQL; SQLite transactions already hold the write lock), which keeps the
+An entry's hash (format 2, docs/custody.md) is SHA-256 over its sequence number, the
+previous hash and a digest of its body (time, actor, action, tip, details), so editing or
+removing any row breaks every later link, and an export can leave other tips' bodies out
+without breaking the chain. The encodings live in :mod:`bot.evidence.verifier`, the module
+shipped to investigators; :func:`verify` finds the first broken link.
+
+Appends are serialised by locking the single ``custody_head`` row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite transactions already hold the write lock), which keeps the
 chain linear under concurrent transactions. Details must never hold reporters' words or
 places: record ids, hashes, counts and codes only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CustodyEntry, CustodyHead
+from bot.evidence import verifier
+from db.models import CUSTODY_V2, CustodyEntry, CustodyHead
 
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = verifier.GENESIS_HASH
 SYSTEM = "system"
 
 JsonScalar = str | int | bool | None
@@ -33,41 +36,48 @@ def reporter_actor(pseudonym: str) -> str:
     return f"reporter:{pseudonym}"
 
 
-def canonical(
-    *,
-    seq: int,
-    created_at: datetime,
-    actor: str,
-    action: str,
-    tip_id: int | None,
-    details: Mapping[str, Any],
-    prev_hash: str,
-) -> bytes:
-    """The exact bytes that are hashed: sorted-key compact JSON, UTC time in microseconds."""
-    document = {
-        "seq": seq,
-        "time": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "tip": tip_id,
-        "details": details,
-        "prev": prev_hash,
+def entry_time(created_at: datetime) -> str:
+    """An entry's time as it is hashed: UTC, ISO 8601 with microseconds and ``+00:00``."""
+    return created_at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def as_document(entry: CustodyEntry, *, redact: bool = False) -> dict[str, Any]:
+    """The entry as a line of an exported ``chain.jsonl`` (docs/custody.md); ``redact``
+    leaves a format-2 entry's body out (its digest still links the chain)."""
+    if entry.format == CUSTODY_V2 and redact:
+        return {
+            "v": 2,
+            "seq": entry.seq,
+            "prev_hash": entry.prev_hash,
+            "body_digest": entry.body_digest,
+            "hash": entry.hash,
+            "redacted": True,
+        }
+    document: dict[str, Any] = {
+        "v": entry.format,
+        "seq": entry.seq,
+        "time": entry_time(entry.created_at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "tip": entry.tip_id,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if entry.format == CUSTODY_V2:
+        document["body_digest"] = entry.body_digest
+    document["hash"] = entry.hash
+    return document
 
 
 def entry_hash(entry: CustodyEntry) -> str:
-    return hashlib.sha256(
-        canonical(
-            seq=entry.seq,
-            created_at=entry.created_at,
-            actor=entry.actor,
-            action=entry.action,
-            tip_id=entry.tip_id,
-            details=entry.details,
-            prev_hash=entry.prev_hash,
-        )
-    ).hexdigest()
+    """The hash an entry must carry, recomputed from its columns in its own format."""
+    time = entry_time(entry.created_at)
+    if entry.format == CUSTODY_V2:
+        digest = verifier.body_digest(time, entry.actor, entry.action, entry.tip_id, entry.details)
+        return verifier.v2_hash(entry.seq, entry.prev_hash, digest)
+    return verifier.v1_hash(
+        entry.seq, time, entry.actor, entry.action, entry.tip_id, entry.details, entry.prev_hash
+    )
 
 
 def _check_details(value: Any) -> None:
@@ -101,21 +111,36 @@ async def append(
     head = (
         await session.execute(select(CustodyHead).where(CustodyHead.id == 1).with_for_update())
     ).scalar_one()
+    seq = head.seq + 1
+    created_at = datetime.now(UTC)
+    digest = verifier.body_digest(entry_time(created_at), actor, action, tip_id, data)
     entry = CustodyEntry(
-        seq=head.seq + 1,
-        created_at=datetime.now(UTC),
+        seq=seq,
+        created_at=created_at,
         actor=actor,
         action=action,
         tip_id=tip_id,
         details=data,
         prev_hash=head.hash,
+        format=CUSTODY_V2,
+        body_digest=digest,
+        hash=verifier.v2_hash(seq, head.hash, digest),
     )
-    entry.hash = entry_hash(entry)
     session.add(entry)
     head.seq = entry.seq
     head.hash = entry.hash
     await session.flush()
     return entry
+
+
+def _digest_matches(entry: CustodyEntry) -> bool:
+    """A format-2 entry's stored body digest (what a redacted export shows) is its body's."""
+    if entry.format != CUSTODY_V2:
+        return entry.body_digest is None
+    time = entry_time(entry.created_at)
+    return entry.body_digest == verifier.body_digest(
+        time, entry.actor, entry.action, entry.tip_id, entry.details
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +160,8 @@ async def verify(session: AsyncSession, *, batch: int = 1000) -> Verification:
     expected_seq = 1
     count = 0
     last_seq = 0
+    head = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
+    v2_from = head.v2_from_seq
     while True:
         rows = (
             (
@@ -155,13 +182,14 @@ async def verify(session: AsyncSession, *, batch: int = 1000) -> Verification:
                 return Verification(False, count, expected_prev, expected_seq, "missing entry")
             if entry.prev_hash != expected_prev:
                 return Verification(False, count, expected_prev, entry.seq, "broken link")
-            if entry_hash(entry) != entry.hash:
+            if entry_hash(entry) != entry.hash or not _digest_matches(entry):
+                return Verification(False, count, expected_prev, entry.seq, "altered entry")
+            if entry.format != CUSTODY_V2 and entry.seq >= v2_from:
                 return Verification(False, count, expected_prev, entry.seq, "altered entry")
             expected_prev = entry.hash
             expected_seq += 1
             count += 1
             last_seq = entry.seq
-    head = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
     if head.seq != count or head.hash != expected_prev:
         return Verification(False, count, expected_prev, head.seq, "head does not match chain")
     return Verification(True, count, expected_prev)

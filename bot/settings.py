@@ -7,7 +7,7 @@ reported by :func:`load_settings` as one line naming the variable, never as a tr
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,6 +63,18 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> timedelta:
+    """``"24h"``, ``"90m"``, ``"1d"``, ``"30s"`` or plain seconds."""
+    match = _DURATION_RE.match(value)
+    if match is None:
+        raise ValueError("must be a duration such as 24h, 90m, 1d or a number of seconds")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
 class Settings(BaseSettings):
     """All configuration of the bot. Field names are the environment variable names."""
 
@@ -113,6 +125,12 @@ class Settings(BaseSettings):
     tipbot_member_cache_seconds: float = Field(default=300.0, ge=0, le=300)
     tipbot_log_level: str = "INFO"
     tipbot_locales_dir: Path | None = None
+    # Evidence: public anchors of the custody head, trusted timestamps (docs/custody.md).
+    anchor_chat_id: int | None = None
+    tipbot_anchor_interval: timedelta = timedelta(hours=24)
+    tipbot_anchor_entries: int = Field(default=1000, ge=1)
+    tsa_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    tsa_ca_file: Path | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -140,6 +158,32 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("anchor_chat_id", "moderator_chat_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tipbot_anchor_interval", mode="before")
+    @classmethod
+    def _check_interval(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("tipbot_anchor_interval")
+    @classmethod
+    def _check_interval_range(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("must be at least one minute")
+        return value
+
+    @field_validator("tsa_urls", mode="before")
+    @classmethod
+    def _check_tsa_urls(cls, value: Any) -> Any:
+        urls = _split_list(value)
+        for url in urls:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return urls
 
     @field_validator("tipbot_categories", mode="before")
     @classmethod

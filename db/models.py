@@ -21,7 +21,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -91,6 +93,16 @@ TIP_QUARANTINED = "quarantined"
 MEDIA_STORED = "stored"
 MEDIA_TOO_LARGE = "too_large"
 MEDIA_FAILED = "failed"
+
+# Anchor and timestamp statuses.
+ANCHOR_PENDING = "pending"  # the head is chosen; its message is waiting in the outbox
+ANCHOR_POSTED = "posted"  # published: the message's id and date are recorded
+TOKEN_PENDING = "pending"  # an authority has not answered yet (retried with backoff)
+TOKEN_OK = "ok"  # a verified token is stored
+
+# Custody entry formats (docs/custody.md).
+CUSTODY_V1 = 1  # the hash covers the whole entry
+CUSTODY_V2 = 2  # the hash covers a digest of the body: entries can be redacted in exports
 
 # Outbox statuses.
 OUTBOX_PENDING = "pending"
@@ -183,6 +195,8 @@ class Tip(Base):
     last_action_at: Mapped[datetime | None]
     card_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Retention: when ``tipbot purge`` erased the content and originals (custody stays).
+    purged_at: Mapped[datetime | None]
 
     reporter: Mapped[Reporter] = relationship(back_populates="tips")
     media: Mapped[list[Media]] = relationship(
@@ -238,11 +252,14 @@ class CustodyEntry(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40), index=True)
     tip_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: rows outlive tips
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # CUSTODY_V1 or CUSTODY_V2; v2 entries also store the digest their hash commits to.
+    format: Mapped[int] = mapped_column(SmallInteger, default=CUSTODY_V1)
+    body_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class CustodyHead(Base):
@@ -253,6 +270,51 @@ class CustodyHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # The first sequence number written in format v2 (set by the migration that added it).
+    v2_from_seq: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class Anchor(Base):
+    """A custody head published outside the database (a message in ``ANCHOR_CHAT_ID``).
+
+    The row is written with the head it publishes; once the message is posted its id and
+    date are recorded here and in an ``anchored`` custody entry. ``tipbot verify`` checks
+    that every anchored head is still in the chain."""
+
+    __tablename__ = "anchor"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=ANCHOR_PENDING)
+    # "interval", "entries" or "command": what made it due.
+    reason: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_date: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+
+
+class TimestampToken(Base):
+    """An RFC 3161 token from one authority over one anchored head (its SHA-256 hash)."""
+
+    __tablename__ = "timestamp_token"
+    __table_args__ = (UniqueConstraint("anchor_id", "tsa_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    anchor_id: Mapped[int] = mapped_column(ForeignKey("anchor.id"), index=True)
+    tsa_url: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default=TOKEN_PENDING)
+    # The DER TimeStampToken (a CMS SignedData), and the authority's certificates (PEM).
+    token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    certificates: Mapped[str | None] = mapped_column(Text)
+    gen_time: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxMessage(Base):

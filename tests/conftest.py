@@ -29,6 +29,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `tipbot` does: durations as ti
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 TABLES = (
+    "timestamp_token",
+    "anchor",
     "group_message",
     "tip_note",
     "tip_link",
@@ -92,7 +94,7 @@ async def empty_database(engine: AsyncEngine) -> None:
             for table in TABLES:
                 await connection.execute(text(f"DELETE FROM {table}"))
         await connection.execute(
-            text("UPDATE custody_head SET seq = 0, hash = :h"), {"h": "0" * 64}
+            text("UPDATE custody_head SET seq = 0, hash = :h, v2_from_seq = 1"), {"h": "0" * 64}
         )
 
 
