@@ -97,8 +97,8 @@ MEDIA_FAILED = "failed"
 # Anchor and timestamp statuses.
 ANCHOR_PENDING = "pending"  # the head is chosen; its message is waiting in the outbox
 ANCHOR_POSTED = "posted"  # published: the message's id and date are recorded
-TOKEN_PENDING = "pending"  # an authority has not answered yet (retried with backoff)
-TOKEN_OK = "ok"  # a verified token is stored
+TIMESTAMP_PENDING = "pending"  # an authority has not answered yet (retried with backoff)
+TIMESTAMP_OK = "ok"  # a verified token is stored
 
 # Custody entry formats (docs/custody.md).
 CUSTODY_V1 = 1  # the hash covers the whole entry
@@ -306,7 +306,7 @@ class TimestampToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     anchor_id: Mapped[int] = mapped_column(ForeignKey("anchor.id"), index=True)
     tsa_url: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16), default=TOKEN_PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=TIMESTAMP_PENDING)
     # The DER TimeStampToken (a CMS SignedData), and the authority's certificates (PEM).
     token: Mapped[bytes | None] = mapped_column(LargeBinary)
     certificates: Mapped[str | None] = mapped_column(Text)
