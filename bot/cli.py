@@ -1,4 +1,5 @@
-"""The ``tipbot`` command line: ``run``, ``migrate``, ``verify-custody``.
+"""The ``tipbot`` command line: ``run``, ``migrate``, and the commands that feature modules
+register (:data:`REGISTRARS`: verification, anchors, exports, bundles, purge).
 
 Configuration problems end the program with one line naming the variable and exit status
 2; an unreachable database or Telegram with one line and status 1. Never a traceback.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -23,6 +25,13 @@ from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("tipbot")
+
+# A feature module's commands: each module named here has ``register(commands)``, which adds
+# its parsers (``commands.add_parser(...)``) and sets ``run``: ``run(settings, args)`` returns
+# the exit status (``parser.set_defaults(run=...)``).
+CommandRun = Callable[[Settings, argparse.Namespace], int]
+Subcommands = argparse._SubParsersAction  # noqa: SLF001 - argparse's documented return type
+REGISTRARS: tuple[str, ...] = ()
 
 
 def _fail(message: str, status: int) -> int:
@@ -122,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("run", help="apply pending migrations and start the bot (long polling)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("verify-custody", help="check that the custody log's hash chain is intact")
+    for module in REGISTRARS:
+        importlib.import_module(module).register(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -136,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "verify-custody":
             return asyncio.run(_verify(settings))
+        run: CommandRun | None = getattr(args, "run", None)
+        if run is not None:
+            return run(settings, args)
         return _run(settings)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", 2)
