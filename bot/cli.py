@@ -30,7 +30,7 @@ log = logging.getLogger("tipbot")
 # its parsers (``commands.add_parser(...)``) and sets ``run``: ``run(settings, args)`` returns
 # the exit status (``parser.set_defaults(run=...)``).
 CommandRun = Callable[[Settings, argparse.Namespace], int]
-Subcommands = argparse._SubParsersAction  # noqa: SLF001 - argparse's documented return type
+Subcommands = argparse._SubParsersAction  # argparse documents add_subparsers() returning it
 REGISTRARS: tuple[str, ...] = ()
 
 
