@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,8 +31,8 @@ log = logging.getLogger("tipbot")
 # its parsers (``commands.add_parser(...)``) and sets ``run``: ``run(settings, args)`` returns
 # the exit status (``parser.set_defaults(run=...)``).
 CommandRun = Callable[[Settings, argparse.Namespace], int]
-Subcommands = argparse._SubParsersAction  # argparse documents add_subparsers() returning it
-REGISTRARS: tuple[str, ...] = ()
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+REGISTRARS: tuple[str, ...] = ("bot.evidence.verify_commands",)
 
 
 def _fail(message: str, status: int) -> int:

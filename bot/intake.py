@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, duplicates, outbox
+from bot.evidence import testimony
 from bot.gazetteer import NearestPlace, Place
 from bot.media import MediaStore, StagedFile
 from bot.refcode import new_reference
@@ -422,7 +423,36 @@ async def add_media(
     return media
 
 
-async def _erase_media(session: AsyncSession, tip: Tip) -> int:
+# What the reporter told: the columns a withdrawal or a retention purge empties (the
+# reference, status and moderation outcome stay).
+TESTIMONY_COLUMNS: tuple[str, ...] = (
+    "category",
+    "description",
+    "incident_date",
+    "incident_date_precision",
+    "incident_time",
+    "location_source",
+    "location_precision",
+    "lat",
+    "lon",
+    "place_text",
+    "settlement",
+    "settlement_id",
+    "settlement_distance_km",
+    "oblast",
+    "perpetrator",
+    "perpetrator_text",
+)
+
+
+def erase_testimony(tip: Tip) -> None:
+    """Empty a tip's testimony (:data:`TESTIMONY_COLUMNS`) and withdraw its contact consent."""
+    for column in TESTIMONY_COLUMNS:
+        setattr(tip, column, None)
+    tip.contact_allowed = False
+
+
+async def erase_media(session: AsyncSession, tip: Tip) -> int:
     """Delete a tip's media rows; their originals are deleted once the transaction has
     committed (:func:`delete_unreferenced_originals`), so a rolled-back erasure never leaves
     rows pointing at missing files. Returns how many rows went."""
@@ -482,13 +512,15 @@ async def submit(
             "media": await count_media(session, tip.id),
             "duplicate_links": links,
             "quarantined": quarantined,
+            # The digest of everything the reporter gave (docs/custody.md, "Testimony").
+            "record": await testimony.tip_digest(session, tip),
         },
     )
 
 
 async def discard_draft(session: AsyncSession, tip: Tip, *, actor: str, reason: str) -> None:
     """Delete an unfinished report and its files; a content-free custody entry remains."""
-    files = await _erase_media(session, tip)
+    files = await erase_media(session, tip)
     tip_id, reference = tip.id, tip.reference
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.tip_id == tip_id).values(tip_id=None)
@@ -627,30 +659,11 @@ async def delete_reporter_data(session: AsyncSession, reporter: Reporter) -> Del
 
 
 async def _withdraw_and_erase(session: AsyncSession, tip: Tip, *, actor: str) -> None:
-    files = await _erase_media(session, tip)
+    files = await erase_media(session, tip)
     # Their words to moderators (answers, additions) and the moderators' questions go too.
     await session.execute(delete(TipNote).where(TipNote.tip_id == tip.id))
     tip.status = TIP_WITHDRAWN
-    for column in (
-        "category",
-        "description",
-        "incident_date",
-        "incident_date_precision",
-        "incident_time",
-        "location_source",
-        "location_precision",
-        "lat",
-        "lon",
-        "place_text",
-        "settlement",
-        "settlement_id",
-        "settlement_distance_km",
-        "oblast",
-        "perpetrator",
-        "perpetrator_text",
-    ):
-        setattr(tip, column, None)
-    tip.contact_allowed = False
+    erase_testimony(tip)
     # A card not yet posted is not posted; one already posted is marked withdrawn.
     pending = (
         (

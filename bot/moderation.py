@@ -16,6 +16,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, outbox
+from bot.evidence import testimony
 from db.models import (
     MEDIA_FAILED,
     OUTBOX_PENDING,
@@ -436,7 +437,14 @@ async def add_from_reporter(
         actor=actor,
         action="answer_received" if kind == "answer" else "information_added",
         tip_id=tip.id,
-        details={"note": note.id, "media": media_id, "text": text is not None},
+        details={
+            "note": note.id,
+            "media": media_id,
+            "text": text is not None,
+            "record": testimony.note_digest(
+                tip.reference, note, await testimony.note_file_sha256(session, note)
+            ),
+        },
     )
     return note
 
