@@ -91,6 +91,7 @@ class Report:
     tokens: int = 0
     anchors: int = 0
     seconds: float = 0.0
+    file_seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -128,43 +129,64 @@ def _quiet(_phase: str, _done: int, _total: int | None) -> None:
 # ---------------------------------------------------------------------------- the chain
 
 
-async def _entries(session: AsyncSession, after: int) -> AsyncIterator[CustodyEntry]:
+_ENTRY_COLUMNS = (
+    CustodyEntry.seq,
+    CustodyEntry.created_at,
+    CustodyEntry.actor,
+    CustodyEntry.action,
+    CustodyEntry.tip_id,
+    CustodyEntry.details,
+    CustodyEntry.prev_hash,
+    CustodyEntry.hash,
+    CustodyEntry.format,
+    CustodyEntry.body_digest,
+)
+
+
+async def _entries(session: AsyncSession, after: int) -> AsyncIterator[Any]:
+    """Entries after ``after`` in order, as plain rows, a page at a time."""
     last = after
     while True:
-        rows = list(
-            (
-                await session.execute(
-                    select(CustodyEntry)
-                    .where(CustodyEntry.seq > last)
-                    .order_by(CustodyEntry.seq)
-                    .limit(PAGE)
-                )
-            ).scalars()
-        )
+        rows = (
+            await session.execute(
+                select(*_ENTRY_COLUMNS)
+                .where(CustodyEntry.seq > last)
+                .order_by(CustodyEntry.seq)
+                .limit(PAGE * 5)
+            )
+        ).all()
         if not rows:
             return
         for row in rows:
             yield row
         last = rows[-1].seq
-        session.expunge_all()
 
 
-def _entry_problem(entry: CustodyEntry, v2_from: int) -> str | None:
-    if custody.entry_hash(entry) != entry.hash:
-        return "altered_entry"
+def _entry_problem(entry: Any, v2_from: int) -> str | None:
+    """Whether the entry's own hash (and stored body digest) match its content."""
+    time_text = custody.entry_time(entry.created_at)
     if entry.format == CUSTODY_V2:
         digest = verifier.body_digest(
-            custody.entry_time(entry.created_at),
-            entry.actor,
-            entry.action,
-            entry.tip_id,
-            entry.details,
+            time_text, entry.actor, entry.action, entry.tip_id, entry.details
         )
-        if entry.body_digest != digest:
+        if (
+            entry.body_digest != digest
+            or verifier.v2_hash(entry.seq, entry.prev_hash, digest) != entry.hash
+        ):
             return "altered_entry"
-    elif entry.seq >= v2_from:
+        return None
+    if entry.seq >= v2_from or entry.body_digest is not None:
         return "altered_entry"
-    return None
+    expected = verifier.v1_hash(
+        entry.seq,
+        time_text,
+        entry.actor,
+        entry.action,
+        entry.tip_id,
+        entry.details,
+        entry.prev_hash,
+    )
+    return None if expected == entry.hash else "altered_entry"
 
 
 async def check_chain(
@@ -616,6 +638,8 @@ async def verify_all(
             await check_records(session, report)
         await check_timestamps(session, report, ca_file)
         only = await referenced_since(session, since) if since else None
+    files_started = time.monotonic()
     await check_files(sessions, store, report, rehash=files, only=only, progress=progress)
+    report.file_seconds = time.monotonic() - files_started
     report.seconds = time.monotonic() - started
     return report
