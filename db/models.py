@@ -307,7 +307,8 @@ class TimestampToken(Base):
     anchor_id: Mapped[int] = mapped_column(ForeignKey("anchor.id"), index=True)
     tsa_url: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default=TIMESTAMP_PENDING)
-    # The DER TimeStampToken (a CMS SignedData), and the authority's certificates (PEM).
+    # The DER TimeStampResp as received (what `openssl ts -verify -in` reads), and the
+    # authority's certificate chain (PEM: signing certificate, intermediates, trusted root).
     token: Mapped[bytes | None] = mapped_column(LargeBinary)
     certificates: Mapped[str | None] = mapped_column(Text)
     gen_time: Mapped[datetime | None]

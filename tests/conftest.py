@@ -24,6 +24,7 @@ from db.engine import create_engine
 from db.migrate import upgrade
 from tests.fakebot import FakeTelegram
 from tests.harness import BotHarness
+from tests.tsa import LocalTSA
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `tipbot` does: durations as timedelta
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -121,6 +122,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:
         yield server
+
+
+@pytest.fixture
+def tsa() -> Iterator[LocalTSA]:
+    """A local RFC 3161 authority (tests/tsa.py): ``tsa.url``, ``tsa.ca_file``, ``tsa.mode``;
+    ``tsa.another()`` starts a second one under the same root."""
+    with LocalTSA() as authority:
+        yield authority
 
 
 def make_settings(

@@ -578,7 +578,9 @@ async def check_timestamps(
         return
     from bot.evidence import timestamp
 
-    roots = timestamp.load_roots(ca_file) if ca_file is not None else None
+    # The authorities' roots (TSA_CA_FILE, else the system's): a token re-signed under a
+    # forger's own root must not pass.
+    roots = timestamp.load_roots(ca_file)
     recorded: dict[tuple[int, str], str] = {}
     for (details,) in (
         await session.execute(
