@@ -17,11 +17,11 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-import imagehash
 from PIL import Image
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.phash import phash
 from db.models import TIP_DRAFT, TIP_WITHDRAWN, Media, Tip, TipLink
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,15 @@ _RECENT_IMAGES = 20_000
 
 
 def perceptual_hash(path: Path) -> str | None:
-    """The pHash of an image file as 16 hex digits, or None if it cannot be read as one."""
+    """The pHash of an image file as 16 hex digits, or None if it cannot be read as one.
+
+    The same value imagehash.phash gave (see bot/phash.py), so stored hashes stay comparable.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return str(imagehash.phash(image))
+                return phash(image)
     except Exception as exc:  # any undecodable image simply has no hash
         log.info("no perceptual hash (%s)", type(exc).__name__)
         return None

@@ -110,7 +110,8 @@ def _container_metadata(path: Path, mime: str) -> dict[str, Any]:
 
 
 def _mp4_location(path: Path) -> dict[str, float] | None:
-    """The ISO 6709 location phones write into ``moov`` (``©xyz`` or Apple's location key)."""
+    """The location phones write into ``moov``: ISO 6709 text (``©xyz`` or Apple's location
+    key), else the 3GPP ``loci`` box."""
     with path.open("rb") as handle:
         moov = _find_box(handle, b"moov")
     if moov is None:
@@ -121,7 +122,43 @@ def _mp4_location(path: Path) -> dict[str, float] | None:
             match = _ISO6709.search(moov, at, at + 200)
             if match:
                 return {"lat": float(match[1]), "lon": float(match[2])}
+    at = moov.find(b"loci", 4)
+    while at >= 0:
+        # The four bytes before a box's name are its size: a "loci" inside some other data
+        # has a size that does not fit, or a payload that does not parse.
+        (size,) = struct.unpack_from(">I", moov, at - 4)
+        if 8 < size <= len(moov) - (at - 4):
+            location = _loci(moov[at + 4 : at - 4 + size])
+            if location:
+                return location
+        at = moov.find(b"loci", at + 4)
     return None
+
+
+def _loci(payload: bytes) -> dict[str, float] | None:
+    """Coordinates from a 3GPP location box (3GPP TS 26.244 ``loci``); its place name is skipped,
+    never kept."""
+    # Version and flags (4 bytes), a packed ISO 639-2 language (2), then the place name: UTF-16
+    # after a byte-order mark ending in two zero bytes, else UTF-8 ending in one.
+    pos = 6
+    if payload[pos : pos + 2] in (b"\xfe\xff", b"\xff\xfe"):
+        pos += 2
+        while pos + 1 < len(payload) and payload[pos : pos + 2] != b"\x00\x00":
+            pos += 2
+        pos += 2
+    else:
+        end = payload.find(b"\x00", pos)
+        if end < 0:
+            return None
+        pos = end + 1
+    # The role (1 byte), then longitude, latitude and altitude as signed 16.16 fixed point.
+    if len(payload) < pos + 13:
+        return None
+    lon, lat, alt = (value / 65536 for value in struct.unpack_from(">iii", payload, pos + 1))
+    # (0, 0) is what a phone without a position fix writes.
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat == lon == 0:
+        return None
+    return {"lat": round(lat, 7), "lon": round(lon, 7), "alt": round(alt, 2)}
 
 
 def _find_box(handle: BinaryIO, wanted: bytes) -> bytes | None:
