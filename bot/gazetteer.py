@@ -1,20 +1,22 @@
 """Offline gazetteer of Ukrainian settlements: place-name search and nearest-place lookup.
 
-The data is a compact extract of GeoNames (CC BY 4.0) built by ``scripts/build_gazetteer.py``
-into ``bot/data/gazetteer-ua.json.gz``: every Ukrainian settlement with at least 500
-inhabitants, with display names in Ukrainian, Russian and English, its oblast (GeoNames
-admin1 code), coordinates, population and the Latin/Cyrillic alternate names used for search.
+The data file ``bot/data/gazetteer-ua.json.gz`` is built by ``scripts/build_gazetteer.py``
+from the official codifier of administrative-territorial units (KATOTTG, Ministry for
+Development of Communities and Territories of Ukraine) and GeoNames (CC BY 4.0): every
+settlement of Ukraine with its official Ukrainian name and Latin transliteration, raion,
+hromada and KATOTTG code, a GeoNames point (or, marked approximate, its hromada's centre),
+and former, foreign and Russian spellings and city districts as search aliases. The search
+index is precomputed in the file, so loading is mostly JSON parsing.
 
 Only the standard library is needed at runtime. :meth:`Gazetteer.load` reads the packaged
-file and builds in-memory indexes (well under a second); :meth:`Gazetteer.search` and
-:meth:`Gazetteer.nearest` then answer in milliseconds. A loaded :class:`Gazetteer` is
-immutable and safe to share between coroutines and threads.
+file; :meth:`Gazetteer.search` and :meth:`Gazetteer.nearest` then answer in about a
+millisecond. A loaded :class:`Gazetteer` is immutable (its caches only ever gain identical
+values) and safe to share between coroutines and threads. See docs/gazetteer.md.
 """
 
 from __future__ import annotations
 
 import bisect
-import gc
 import gzip
 import importlib.resources
 import itertools
@@ -23,23 +25,27 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
     "DATA_FORMAT",
     "OBLAST_CODES",
+    "Area",
     "Gazetteer",
+    "GazetteerError",
     "NearestPlace",
     "Place",
+    "build_index",
     "fold",
+    "haversine_km",
     "normalise",
     "oblast_name",
 ]
 
 #: Value of the ``format`` field of the data file this module understands.
-DATA_FORMAT: Final = "tipbot-gazetteer/1"
+DATA_FORMAT: Final = "tipbot-gazetteer/2"
 
 _PACKAGE: Final = "bot"
 _RESOURCE: Final = "data/gazetteer-ua.json.gz"
@@ -288,9 +294,6 @@ _OBLAST_NEIGHBOURS: Final[Mapping[str, frozenset[str]]] = {
     CRIMEA: frozenset({CRIMEA, SEVASTOPOL_CITY}),
     SEVASTOPOL_CITY: frozenset({CRIMEA, SEVASTOPOL_CITY}),
 }
-
-#: GeoNames ids of the two cities with special status, labelled without an oblast.
-_SPECIAL_CITY_IDS: Final = frozenset({703448, 694423})  # Kyiv, Sevastopol
 
 
 def oblast_name(code: str, lang: str, *, short: bool = False) -> str:
@@ -579,48 +582,109 @@ def _strip_type_words(words: list[str]) -> list[str]:
 # Places
 # ---------------------------------------------------------------------------------------------
 
+#: KATOTTG settlement categories: місто (city), селище (settlement), село (village), and the
+#: two cities with special status (Kyiv, Sevastopol).
+CATEGORIES: Final[Mapping[str, str]] = {"M": "місто", "X": "селище", "C": "село", "K": "місто"}
+# Among equally good matches: cities first, then settlements, then villages.
+_CATEGORY_RANK: Final[Mapping[str, int]] = {"K": 0, "M": 1, "X": 2, "C": 3}
+_LANGS: Final = ("uk", "ru", "en")
+_HROMADA_WORD: Final[Mapping[str, str]] = {"uk": "громада", "ru": "громада", "en": "hromada"}
+_RAION_WORD: Final[Mapping[str, str]] = {"uk": "р-н", "ru": "р-н", "en": "raion"}
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A raion or a hromada: its KATOTTG code, official name and transliteration."""
+
+    code: str
+    name_uk: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        """The official name for "uk" and "ru", the transliteration otherwise."""
+        return self.name_uk if lang in ("uk", "ru") else self.name_en
+
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A settlement from the gazetteer.
+    """A settlement of the codifier (KATOTTG category M, X, C or K).
 
-    ``oblast`` is the GeoNames admin1 code (see :data:`OBLAST_CODES`), ``lat``/``lon`` are
-    WGS84 degrees of the settlement centre and ``population`` is GeoNames' figure (often
-    pre-2022).
+    ``id`` is the codifier's identifier of the object (the five digits that end its code,
+    unique across the codifier): store it and look the place up again with
+    :meth:`Gazetteer.get`. ``katottg`` is the full code, ``category`` M (місто), X (селище),
+    C (село) or K (Kyiv, Sevastopol), ``name_uk`` the official name and ``name_en`` its
+    official transliteration (KMU 2010). ``oblast`` is the GeoNames admin1 code (see
+    :data:`OBLAST_CODES`); ``raion`` and ``hromada`` are None only for Kyiv and Sevastopol.
+
+    ``lat``/``lon`` (WGS84) are GeoNames' point of the settlement (``geonames_id``); where
+    GeoNames has no match, ``approximate`` is True and the point is the hromada's centre (or
+    the mean of its located settlements, or of its raion's). ``population`` is GeoNames'
+    figure (often pre-2022), 0 when unknown; it only orders search results.
     """
 
-    geonameid: int
+    id: int
+    katottg: str
+    category: str
     name_uk: str
-    name_ru: str
     name_en: str
     oblast: str
+    raion: Area | None
+    hromada: Area | None
     lat: float
     lon: float
+    approximate: bool
     population: int
+    geonames_id: int | None
+    #: How much the label says (0 name and oblast, 1 and hromada, 2 and raion); chosen when
+    #: the file is built so that no two settlements share a label.
+    detail: int = field(default=1, repr=False, compare=False)
+    #: For namesakes within one hromada: (uk, ru, en) words that tell them apart
+    #: ("місто", "город", "city" or "№ 2", "№ 2", "no. 2").
+    hint: tuple[str, str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def geonameid(self) -> int:
+        """Same as :attr:`id` (the name dates from GeoNames ids; old ones still resolve)."""
+        return self.id
+
+    @property
+    def name_ru(self) -> str:
+        """The name shown in Russian: the official (Ukrainian) one. Russian spellings are
+        only search aliases, since the sources do not say which ones are right."""
+        return self.name_uk
 
     def name(self, lang: str) -> str:
-        """Display name in ``lang`` ("uk", "ru", "en"); unknown languages get English."""
-        if lang == "uk":
-            return self.name_uk
-        if lang == "ru":
-            return self.name_ru
-        return self.name_en
+        """Display name: the official name for "uk" and "ru", the transliteration otherwise."""
+        return self.name_uk if lang in ("uk", "ru") else self.name_en
 
     def label(self, lang: str) -> str:
-        """Name with the short oblast, e.g. "Буча, Київська обл.".
+        """A compact label that no other settlement shares, most telling part first.
 
-        Kyiv and Sevastopol themselves are labelled by their name alone; other places in
-        those cities (neighbourhoods) get "м. Київ" / "Kyiv city" appended.
-        """
-        name = self.name(lang)
-        if self.geonameid in _SPECIAL_CITY_IDS:
+        Name, oblast and (unless the place is its hromada's centre and the only one of its
+        name in the oblast) hromada: "Ягідне, Чернігівська обл., Іванівська громада",
+        "Ірпінь, Київська обл.", "Kharkivtsi, Poltava Obl., Pyriatynska hromada"; the
+        raion too where hromada names repeat in an oblast; the category ("Липовець
+        (місто)") or a number for namesakes in one hromada. Kyiv and Sevastopol are
+        labelled by name alone. ``lang`` is "uk", "ru" (official names with Russian oblast
+        names) or anything else for English."""
+        key = lang if lang in ("uk", "ru") else "en"
+        name = self.name(key)
+        if self.category == "K":
             return name
-        return f"{name}, {oblast_name(self.oblast, lang, short=True)}"
+        if self.hint is not None:
+            name = f"{name} ({self.hint[_LANGS.index(key)]})"
+        parts = [name, oblast_name(self.oblast, key, short=True)]
+        if self.detail >= 1 and self.hromada is not None:
+            parts.append(f"{self.hromada.name(key)} {_HROMADA_WORD[key]}")
+        if self.detail >= 2 and self.raion is not None:
+            parts.append(f"{self.raion.name(key)} {_RAION_WORD[key]}")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
 class NearestPlace:
-    """Result of :meth:`Gazetteer.nearest`: the place and its great-circle distance."""
+    """Result of :meth:`Gazetteer.nearest`: the settlement and the great-circle distance
+    from the point to the nearest of its known points (its centre or a section of it)."""
 
     place: Place
     distance_km: float
@@ -632,8 +696,6 @@ class NearestPlace:
 
 EARTH_RADIUS_KM: Final = 6371.0088
 _KM_PER_DEGREE: Final = math.pi * EARTH_RADIUS_KM / 180.0
-_CELL_DEG: Final = 0.25
-_BRUTE_FORCE_KM: Final = 300.0
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -644,10 +706,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dl = math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def _cell(lat: float, lon: float) -> tuple[int, int]:
-    return math.floor(lat / _CELL_DEG), math.floor(lon / _CELL_DEG)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -678,16 +736,13 @@ def _max_typos(length: int) -> int:
 _NEIGHBOURS: Final = 40  # sorted-order neighbours examined for two-typo matches
 
 
-def _with_prefix(keys: list[str], prefix: str) -> list[str]:
-    """The entries of the sorted list ``keys`` that start with ``prefix``."""
-    start = bisect.bisect_left(keys, prefix)
-    end = bisect.bisect_left(keys, prefix + "\U0010ffff", start)
-    return keys[start:end]
-
-
 def _edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (edits and adjacent swaps), capped at ``limit + 1``."""
     if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    # Each edit adds or removes at most two letters to the letters the strings don't share:
+    # a cheap bound that rejects most candidates before the quadratic part.
+    if len(set(a).symmetric_difference(b)) > 2 * limit:
         return limit + 1
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
@@ -707,15 +762,66 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-# Match tiers, best first.
-_EXACT_NAME: Final = 0  # the query is a current display name
-_EXACT_ALT: Final = 1  # ... an alternate (historical, foreign, transliterated) name
-_FOLDED: Final = 2  # ... a name up to Ukrainian/Russian spelling differences
-_PREFIX: Final = 3  # ... the start of a name
-_FOLDED_PREFIX: Final = 4
-_FUZZY: Final = 5  # ... a name with typos
+# Alphabets of folded keys, for generating one-typo variants of a query.
+_CYRILLIC_ALPHABET: Final = "абвгдежзиклмнопрстуфхцчшщюя "
+_LATIN_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz "
 
-_Hit = tuple[int, int, int, int]  # (tier, typos, matched an alternate name, place index)
+# Match ranks, compared as tuples (group, typos, matched an alias rather than a name).
+_EXACT: Final = 0  # the query is a display name (normalised) ...
+_FOLDED: Final = 1  # ... or one up to Ukrainian/Russian spelling, or an alias
+_PREFIX: Final = 2  # ... the start of a name or alias
+_FUZZY: Final = 3  # ... a name or alias with typos
+
+_Rank = tuple[int, int, int]
+
+# A prefix shared by more keys than this ("Нов") is looked up among the larger places only.
+_MAX_PREFIX_KEYS: Final = 400
+_LARGE_PLACE: Final = 10_000  # population
+
+
+# ---------------------------------------------------------------------------------------------
+# Index
+# ---------------------------------------------------------------------------------------------
+
+
+def build_index(
+    display: Sequence[Sequence[str]], aliases: Sequence[Iterable[str]]
+) -> tuple[list[str], list[int | list[int]]]:
+    """The search index over places: sorted folded keys and, per key, its postings.
+
+    ``display[i]`` are the display names of place ``i`` and ``aliases[i]`` its other names
+    (any form; they are normalised and folded here). A posting is ``i << 1`` for a display
+    name and ``i << 1 | 1`` for an alias; a key with one posting has the integer, otherwise a
+    list. ``scripts/build_gazetteer.py`` writes this into the data file, so the bot does not
+    rebuild it at start-up.
+    """
+    if len(display) != len(aliases):
+        raise ValueError("places and search_names differ in length")
+    flat: list[str] = []
+    owners: list[int] = []
+    for idx, (names, extra) in enumerate(zip(display, aliases, strict=True)):
+        own = list(names)
+        flat.extend(own)
+        owners.extend([idx << 1] * len(own))
+        more = list(extra)
+        flat.extend(more)
+        owners.extend([idx << 1 | 1] * len(more))
+    entries: dict[str, list[int]] = {}
+    folded = _fold_many(_normalise_many(flat)) if flat else []
+    for key, code in zip(folded, owners, strict=True):
+        if not key:
+            continue
+        bucket = entries.setdefault(key, [])
+        if bucket and bucket[-1] >> 1 == code >> 1:
+            bucket[-1] = min(bucket[-1], code)  # a name that is also an alias stays a name
+        else:
+            bucket.append(code)
+    keys = sorted(entries)
+    return keys, [entries[k][0] if len(entries[k]) == 1 else entries[k] for k in keys]
+
+
+def _posting_text(posting: int | list[int]) -> str:
+    return str(posting) if isinstance(posting, int) else ",".join(map(str, posting))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,8 +833,41 @@ class GazetteerError(ValueError):
     """The data file is missing required fields or has an unknown format."""
 
 
+@dataclass(slots=True)
+class _Columns:
+    """The places as parallel columns, as the data file stores them."""
+
+    id: list[int]
+    num: list[int]  # digits 10-14 of the code (settlement number), -1 when in ``codes``
+    codes: dict[int, str]  # full codes of places outside a hromada (Kyiv, Sevastopol ...)
+    category: str  # one letter per place
+    name_uk: list[str]
+    name_en: list[str]
+    oblast: str  # two characters per place
+    hromada: list[int]  # index into the hromadas, -1 for none
+    lat: list[float]
+    lon: list[float]
+    approx: str  # one digit per place, "0" for a GeoNames point
+    population: list[int]
+    geonameid: list[int]  # 0 for none
+    label: str  # one digit per place: Place.detail
+    hints: dict[int, tuple[str, str, str]]
+
+
+@dataclass(slots=True)
+class _Sections:
+    """Extra points of settlements (city sections), sorted by latitude."""
+
+    lat: list[float]
+    lon: list[float]
+    place: list[int]
+    geonameid: list[int]
+
+
 class Gazetteer:
     """In-memory index over the settlements of the data file; see :meth:`load`."""
+
+    _cache: list[Place | None]
 
     def __init__(
         self,
@@ -736,81 +875,97 @@ class Gazetteer:
         search_names: Sequence[Iterable[str]],
         meta: Mapping[str, Any] | None = None,
         *,
-        normalised: bool = False,
+        sections: Sequence[tuple[int, float, float]] = (),
     ) -> None:
-        """Index ``places``; ``search_names[i]`` are extra (alternate) names of ``places[i]``.
+        """Index ``places``; ``search_names[i]`` are other names (aliases) of ``places[i]``.
 
-        With ``normalised=True`` the search names are taken to be :func:`normalise`-d already
-        (as in the data file), which saves most of the indexing time.
+        ``sections`` are extra points (place index, lat, lon) that resolve to their place in
+        :meth:`nearest`. The data file takes a faster path (:meth:`from_json`).
         """
-        if len(places) != len(search_names):
-            raise ValueError("places and search_names differ in length")
-        self._places: tuple[Place, ...] = tuple(places)
-        self._by_id: dict[int, Place] = {p.geonameid: p for p in self._places}
-        #: Header of the data file (source, licence, build date ...), without the places.
-        self.meta: Mapping[str, Any] = dict(meta or {})
-
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # tens of thousands of acyclic objects: collections would only cost time
-        try:
-            self._build_name_index(search_names, normalised=normalised)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-
-        grid: dict[tuple[int, int], list[int]] = {}
-        for idx, place in enumerate(self._places):
-            grid.setdefault(_cell(place.lat, place.lon), []).append(idx)
-        self._grid = grid
-
-    def _build_name_index(self, search_names: Sequence[Iterable[str]], *, normalised: bool) -> None:
-        # Per place: its normalised display names and alternate names (exact-match tiers).
-        own_names = _normalise_many(
-            [name for p in self._places for name in (p.name_uk, p.name_ru, p.name_en)]
+        places = list(places)
+        keys, postings = build_index([(p.name_uk, p.name_en) for p in places], search_names)
+        areas: dict[str, tuple[Area, Area | None]] = {}
+        for p in places:
+            if p.hromada is not None:
+                areas.setdefault(p.hromada.code, (p.hromada, p.raion))
+        hromadas = list(areas)
+        columns = _Columns(
+            id=[p.id for p in places],
+            num=[-1] * len(places),
+            codes={i: p.katottg for i, p in enumerate(places)},
+            category="".join(p.category[:1] or "C" for p in places),
+            name_uk=[p.name_uk for p in places],
+            name_en=[p.name_en for p in places],
+            oblast="".join(f"{p.oblast:>2}"[:2] for p in places),
+            hromada=[hromadas.index(p.hromada.code) if p.hromada else -1 for p in places],
+            lat=[p.lat for p in places],
+            lon=[p.lon for p in places],
+            approx="".join("1" if p.approximate else "0" for p in places),
+            population=[p.population for p in places],
+            geonameid=[p.geonames_id or 0 for p in places],
+            label="".join(str(min(9, max(0, p.detail))) for p in places),
+            hints={i: p.hint for i, p in enumerate(places) if p.hint is not None},
         )
-        self._own_keys: list[frozenset[str]] = []
-        self._alt_keys: list[frozenset[str]] = []
-        all_keys: list[str] = []
-        owners: list[int] = []
-        for idx, extra in enumerate(search_names):
-            own = frozenset(own_names[3 * idx : 3 * idx + 3]) - {""}
-            names = list(extra)
-            alts = frozenset(names if normalised else _normalise_many(names) if names else ())
-            alts = alts - own - {""}
-            self._own_keys.append(own)
-            self._alt_keys.append(alts)
-            all_keys.extend(own)
-            all_keys.extend(alts)
-            owners.extend([idx] * (len(own) + len(alts)))
-        # Folded key -> places: the dictionary behind every kind of match.
-        folded: dict[str, list[int]] = {}
-        folded_keys = _fold_many(all_keys)
-        self._own_folded: list[frozenset[str]] = []
-        start = 0
-        for own in self._own_keys:
-            self._own_folded.append(frozenset(folded_keys[start : start + len(own)]))
-            start += len(own) + len(self._alt_keys[len(self._own_folded) - 1])
-        for fkey, idx in zip(folded_keys, owners, strict=True):
-            bucket = folded.get(fkey)
-            if bucket is None:
-                folded[fkey] = [idx]
-            elif bucket[-1] != idx:
-                bucket.append(idx)
-        self._folded = folded
-        self._sorted_folded = sorted(folded)
-        # Folded keys spelt backwards, sorted: neighbours here share the end of the query.
-        self._reversed_folded = sorted(key[::-1] for key in self._sorted_folded)
-        letters = set("".join(self._sorted_folded))
-        self._alphabets = (
-            "".join(sorted(c for c in letters if "\u0400" <= c <= "\u04ff")),
-            "".join(sorted(c for c in letters if c.isascii() and c.isalnum())),
+        rows = sorted((lat, lon, idx) for idx, lat, lon in sections)
+        self._setup(
+            columns,
+            [areas[c] for c in hromadas],
+            _Sections([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], []),
+            sorted(
+                (i for i, p in enumerate(places) if not p.approximate),
+                key=lambda i: places[i].lat,
+            ),
+            keys,
+            [_posting_text(p) for p in postings],
+            None,
+            meta or {},
         )
+        self._cache = list[Place | None](places)
+
+    def _setup(
+        self,
+        columns: _Columns,
+        hromadas: Sequence[tuple[Area, Area | None]],
+        sections: _Sections,
+        located: list[int],
+        keys: list[str],
+        postings: list[str],
+        reversed_order: list[int] | None,
+        meta: Mapping[str, Any],
+    ) -> None:
+        n = len(columns.id)
+        for name in ("num", "name_uk", "name_en", "hromada", "lat", "lon", "population"):
+            if len(getattr(columns, name)) != n:
+                raise GazetteerError(f"gazetteer column {name!r} has the wrong length")
+        if not (len(columns.category) == len(columns.approx) == len(columns.label) == n):
+            raise GazetteerError("gazetteer columns differ in length")
+        if len(columns.oblast) != 2 * n or len(columns.geonameid) != n:
+            raise GazetteerError("gazetteer columns differ in length")
+        if len(keys) != len(postings):
+            raise GazetteerError("gazetteer index: keys and postings differ in length")
+        self._columns = columns
+        self._hromadas = hromadas
+        self._sections = sections
+        self._located = located
+        self._cache = [None] * n
+        #: Header of the data file (sources, licences, counts), without the data.
+        self.meta: Mapping[str, Any] = dict(meta)
+        self._by_id: dict[int, int] = dict(zip(columns.id, range(n), strict=True))
+        if len(self._by_id) != n:
+            raise GazetteerError("gazetteer: duplicate place ids")
+        self._legacy: dict[int, int] | None = None
+        self._keys = keys
+        self._postings: dict[str, str] = dict(zip(keys, postings, strict=True))
+        self._reversed = reversed_order
+        self._display_norm: dict[int, tuple[str, str]] = {}
+        self._areas: dict[str, frozenset[int]] | None = None
+        self._large: list[tuple[str, int]] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
-        """Read a gazetteer file (gzip-compressed JSON) and build the indexes.
+        """Read a gazetteer file (gzip-compressed JSON).
 
         Without ``path`` the file packaged with the bot (``bot/data/gazetteer-ua.json.gz``) is
         used. Raises :class:`GazetteerError` for a file of another format and ``OSError`` if
@@ -820,191 +975,322 @@ class Gazetteer:
             raw = importlib.resources.files(_PACKAGE).joinpath(_RESOURCE).read_bytes()
         else:
             raw = Path(path).read_bytes()
-        return cls.from_json(json.loads(gzip.decompress(raw)))
+        try:
+            document = json.loads(gzip.decompress(raw))
+        except (EOFError, ValueError, gzip.BadGzipFile) as exc:
+            raise GazetteerError(f"unreadable gazetteer file: {exc}") from exc
+        return cls.from_json(document)
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Gazetteer:
         """Build from the decoded JSON document written by ``scripts/build_gazetteer.py``."""
-        if document.get("format") != DATA_FORMAT:
-            raise GazetteerError(f"unsupported gazetteer format: {document.get('format')!r}")
-        fields = list(document["fields"])
+        if not isinstance(document, Mapping) or document.get("format") != DATA_FORMAT:
+            found = document.get("format") if isinstance(document, Mapping) else None
+            raise GazetteerError(f"unsupported gazetteer format: {found!r}")
         try:
-            col = {name: fields.index(name) for name in _FIELDS}
-        except ValueError as exc:
-            raise GazetteerError(f"gazetteer file lacks a field: {exc}") from exc
-        places: list[Place] = []
-        names: list[list[str]] = []
-        for row in document["places"]:
-            places.append(
-                Place(
-                    geonameid=int(row[col["geonameid"]]),
-                    name_uk=str(row[col["name_uk"]]),
-                    name_ru=str(row[col["name_ru"]]),
-                    name_en=str(row[col["name_en"]]),
-                    oblast=str(row[col["oblast"]]),
-                    lat=float(row[col["lat"]]),
-                    lon=float(row[col["lon"]]),
-                    population=int(row[col["population"]]),
-                )
+            data = document["places"]
+            index = document["index"]
+            raions = [Area(str(r[0]), str(r[1]), str(r[2])) for r in document["raions"]]
+            hromadas = [
+                (Area(str(h[0]), str(h[1]), str(h[2])), raions[int(h[3])])
+                for h in document["hromadas"]
+            ]
+            hints: dict[int, tuple[str, str, str]] = {}
+            for key, (uk, ru, en) in data["hints"].items():
+                hints[int(key)] = (str(uk), str(ru), str(en))
+            columns = _Columns(
+                id=data["id"],
+                num=data["num"],
+                codes={int(k): str(v) for k, v in data["codes"].items()},
+                category=data["category"],
+                name_uk=data["name_uk"].split("\n"),
+                name_en=data["name_en"].split("\n"),
+                oblast=data["oblast"],
+                hromada=data["hromada"],
+                lat=data["lat"],
+                lon=data["lon"],
+                approx=data["approx"],
+                population=data["population"],
+                geonameid=data["geonameid"],
+                label=data["label"],
+                hints=hints,
             )
-            names.append([str(n) for n in row[col["search_names"]]])
-        meta = {k: v for k, v in document.items() if k != "places"}
-        return cls(places, names, meta, normalised=True)
+            sections = document["sections"]
+            gazetteer = cls.__new__(cls)
+            gazetteer._setup(
+                columns,
+                hromadas,
+                _Sections(
+                    sections["lat"], sections["lon"], sections["place"], sections["geonameid"]
+                ),
+                document["nearest"],
+                index["keys"].split("\n"),
+                index["postings"].split("\n"),
+                index.get("reversed"),
+                {k: v for k, v in document.items() if k in _META_FIELDS},
+            )
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise GazetteerError(f"gazetteer file lacks data: {exc!r}") from exc
+        return gazetteer
 
-    # -- lookups -------------------------------------------------------------------------------
+    # -- places --------------------------------------------------------------------------------
+
+    def _place(self, idx: int) -> Place:
+        """The place at ``idx``, created on first use (so start-up stays fast)."""
+        place = self._cache[idx]
+        if place is None:
+            c = self._columns
+            h = c.hromada[idx]
+            hromada, raion = self._hromadas[h] if h >= 0 else (None, None)
+            code = c.codes.get(idx)
+            if code is None and hromada is not None:
+                code = f"{hromada.code[:9]}{c.num[idx]:05d}{c.id[idx]:05d}"
+            place = Place(
+                id=c.id[idx],
+                katottg=code or "",
+                category=c.category[idx],
+                name_uk=c.name_uk[idx],
+                name_en=c.name_en[idx],
+                oblast=c.oblast[2 * idx : 2 * idx + 2],
+                raion=raion,
+                hromada=hromada,
+                lat=c.lat[idx],
+                lon=c.lon[idx],
+                approximate=c.approx[idx] != "0",
+                population=c.population[idx],
+                geonames_id=c.geonameid[idx] or None,
+                detail=int(c.label[idx]),
+                hint=c.hints.get(idx),
+            )
+            self._cache[idx] = place
+        return place
 
     def __len__(self) -> int:
-        """Number of places."""
-        return len(self._places)
+        """Number of settlements."""
+        return len(self._cache)
 
     def __iter__(self) -> Iterator[Place]:
-        """All places, in file order (by GeoNames id)."""
-        return iter(self._places)
+        """All settlements, in codifier order (by KATOTTG code)."""
+        return (self._place(i) for i in range(len(self._cache)))
 
-    def get(self, geonameid: int) -> Place | None:
-        """The place with this GeoNames id, or None."""
-        return self._by_id.get(geonameid)
+    def get(self, place_id: int) -> Place | None:
+        """The place with this :attr:`Place.id`, or None.
+
+        Ids stored when the gazetteer came from GeoNames alone were GeoNames ids; they still
+        resolve, to the settlement that GeoNames entry was joined to (or the city a GeoNames
+        section lies in).
+        """
+        idx = self._by_id.get(place_id)
+        if idx is None:
+            legacy = self._legacy
+            if legacy is None:
+                legacy = {g: i for i, g in enumerate(self._columns.geonameid) if g}
+                sections = self._sections
+                for g, i in zip(sections.geonameid, sections.place, strict=False):
+                    legacy.setdefault(g, i)
+                self._legacy = legacy
+            idx = legacy.get(place_id)
+        return None if idx is None else self._place(idx)
+
+    def by_code(self, katottg: str) -> Place | None:
+        """The place with this KATOTTG code ("UA14020010010012345"), or None."""
+        code = katottg.strip().upper()
+        if len(code) != 19 or not code.startswith("UA") or not code[2:].isdigit():
+            return None
+        idx = self._by_id.get(int(code[-5:]))
+        if idx is None:
+            return None
+        place = self._place(idx)
+        return place if place.katottg == code else None
+
+    # -- search --------------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 5) -> list[Place]:
-        """Up to ``limit`` distinct places matching a free-text place name, best first.
+        """Up to ``limit`` distinct settlements matching a free-text place name, best first.
 
         The query is normalised (see :func:`normalise`); settlement-type words ("с.", "смт",
-        "м.", "село", "город", "village" ...) are ignored, as are fragments naming a raion or
-        the country. An oblast given after a comma or at the end/start of the query
+        "м.", "село", "город", "village" ...) are ignored, as are fragments naming the
+        country. An oblast given after a comma or at the end/start of the query
         ("Лукашівка, Чернігівська обл.", "Lukashivka Chernihiv") restricts the results to that
-        oblast (Kyiv city counts as Kyiv Oblast and Sevastopol as Crimea, and vice versa).
+        oblast (Kyiv city counts as Kyiv Oblast and Sevastopol as Crimea, and vice versa); a
+        raion or hromada after a comma ("Миколаївка, Бахмутський р-н") restricts them to it
+        unless no place there matches (people still name the raions abolished in 2020).
 
-        Ranking: exact match on a current name, then on an alternate/historical name, then
-        equal up to Ukrainian/Russian spelling differences ("Харкив", "Ирпинь"), then names
-        starting with the query (queries of 3+ letters), then - only when nothing matched
-        exactly - names within one or two typos; ties go to the larger population. A query
-        that is empty, a single character or matches nothing gives ``[]``.
+        Ranking: a display name as typed, then a name up to Ukrainian/Russian spelling
+        differences ("Харкив", "Донецк") or an alias (former, foreign and Russian names,
+        city districts), then names starting with the query (3+ letters), then - only when
+        nothing matched so far - names within one or two typos; ties go to the larger
+        population, then cities before villages. Empty, one-letter or unmatched queries
+        give ``[]``.
         """
         if limit <= 0:
             return []
         parts = [p for p in (normalise(s) for s in re.split(r"[,;/\n]+", query)) if p]
         if not parts:
             return []
-        best: list[_Hit] = []
-        for place_words, codes in self._interpret(parts):
-            hits = self._lookup(" ".join(place_words), codes)
-            if hits and (not best or hits[0][0] < best[0][0]):
+        best: list[tuple[_Rank, int]] = []
+        for place_words, codes, areas in self._interpret(parts):
+            name = " ".join(place_words)
+            hits = self._lookup(name, codes, areas, limit) if areas is not None else []
+            if not hits:
+                hits = self._lookup(name, codes, None, limit)
+            if hits and (not best or hits[0][0][0] < best[0][0][0]):
                 best = hits
-                if best[0][0] <= _FOLDED:
+                if best[0][0][0] <= _FOLDED:
                     break
-        return [self._places[hit[3]] for hit in best[:limit]]
+        return [self._place(idx) for _, idx in best[:limit]]
 
-    def nearest(self, lat: float, lon: float, *, max_km: float = 30.0) -> NearestPlace | None:
-        """The place closest to a WGS84 point (great-circle distance), if within ``max_km``.
-
-        Returns None when no settlement lies within ``max_km`` (a point abroad or at sea) or
-        the coordinates are not valid numbers. The result names the nearest populated place
-        of 500+ people, so it is an approximation of where the point is.
-        """
-        if not (math.isfinite(lat) and math.isfinite(lon) and math.isfinite(max_km)):
-            return None
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or max_km < 0:
-            return None
-        if max_km > _BRUTE_FORCE_KM:
-            candidates: Iterable[int] = range(len(self._places))
-        else:
-            dlat = max_km / _KM_PER_DEGREE
-            widest = min(89.0, abs(lat) + dlat)
-            dlon = min(180.0, dlat / max(math.cos(math.radians(widest)), 1e-6))
-            lat0, lon0 = _cell(lat - dlat, lon - dlon)
-            lat1, lon1 = _cell(lat + dlat, lon + dlon)
-            grid = self._grid
-            found: list[int] = []
-            for i in range(lat0, lat1 + 1):
-                for j in range(lon0, lon1 + 1):
-                    bucket = grid.get((i, j))
-                    if bucket:
-                        found.extend(bucket)
-            candidates = found
-        best: Place | None = None
-        best_km = math.inf
-        for idx in candidates:
-            place = self._places[idx]
-            km = haversine_km(lat, lon, place.lat, place.lon)
-            if km < best_km:
-                best, best_km = place, km
-        if best is None or best_km > max_km:
-            return None
-        return NearestPlace(best, best_km)
-
-    # -- internals -----------------------------------------------------------------------------
-
-    def _interpret(self, parts: list[str]) -> list[tuple[list[str], frozenset[str] | None]]:
-        """Possible (place words, oblast codes) readings of a normalised, comma-split query."""
+    def _interpret(
+        self, parts: list[str]
+    ) -> list[tuple[list[str], frozenset[str] | None, frozenset[int] | None]]:
+        """Possible (place words, oblast codes, hromada indices) readings of a normalised,
+        comma-split query."""
         if len(parts) > 1:
             place: list[str] | None = None
             codes: frozenset[str] | None = None
+            areas: frozenset[int] | None = None
             for i, part in enumerate(parts):
                 named = _oblast_of(part, allow_weak=place is not None or i > 0)
                 if named is not None and (place is not None or i < len(parts) - 1):
                     codes = codes or named
                 elif _is_noise(part):
-                    continue
+                    areas = areas or self._area_of(part)
                 elif place is None:
                     place = _strip_type_words(part.split())
             if place is None:
                 return []
-            return [(place, codes)]
+            return [(place, codes, areas)]
 
         words = parts[0].split()
-        readings: list[tuple[list[str], frozenset[str] | None]] = [(_strip_type_words(words), None)]
+        readings: list[tuple[list[str], frozenset[str] | None, frozenset[int] | None]] = [
+            (_strip_type_words(words), None, None)
+        ]
         for k in range(len(words) - 1, 0, -1):
             tail = _oblast_of(" ".join(words[k:]), allow_weak=True)
             if tail is not None:
-                readings.append((_strip_type_words(words[:k]), tail))
+                readings.append((_strip_type_words(words[:k]), tail, None))
             head = _oblast_of(" ".join(words[:k]), allow_weak=False)
             if head is not None:
-                readings.append((_strip_type_words(words[k:]), head))
+                readings.append((_strip_type_words(words[k:]), head, None))
         return readings
 
-    def _lookup(self, query: str, codes: frozenset[str] | None) -> list[_Hit]:
-        """All hits for a normalised place name, sorted best first (see :meth:`search`)."""
+    def _area_of(self, part: str) -> frozenset[int] | None:
+        """Hromadas named by a fragment such as "Бахмутський р-н" or "Іванівська громада"."""
+        words = fold(part).split()
+        words = [w for w in words if w not in _RAION_WORDS]
+        if len(words) >= 2 and words[-2:] == ["р", "н"]:
+            words = words[:-2]
+        if not words:
+            return None
+        areas = self._areas
+        if areas is None:
+            names: list[str] = []
+            owners: list[int] = []
+            for idx, (hromada, raion) in enumerate(self._hromadas):
+                for area in (hromada, raion):
+                    if area is not None:
+                        names.extend((area.name_uk, area.name_en))
+                        owners.extend((idx, idx))
+            table: dict[str, set[int]] = {}
+            for key, idx in zip(_fold_many(_normalise_many(names)), owners, strict=True):
+                table.setdefault(key, set()).add(idx)
+            areas = self._areas = {k: frozenset(v) for k, v in table.items() if k}
+        return areas.get(" ".join(words))
+
+    def _display_keys(self, idx: int) -> tuple[str, str]:
+        """:func:`normalise`-d display names of a place (computed on first use)."""
+        keys = self._display_norm.get(idx)
+        if keys is None:
+            c = self._columns
+            names = (c.name_uk[idx], c.name_en[idx])
+            if all(_PLAIN_NAME.fullmatch(n) for n in names):
+                # What normalise() gives for names of letters, spaces, hyphens and
+                # apostrophes (all of the codifier's), several times faster.
+                uk, en = (n.lower().replace("’", "").replace("-", " ") for n in names)
+            else:
+                uk, en = _normalise_many(list(names))
+            keys = self._display_norm[idx] = (uk, en)
+        return keys
+
+    def _lookup(
+        self,
+        query: str,
+        codes: frozenset[str] | None,
+        areas: frozenset[int] | None,
+        limit: int,
+    ) -> list[tuple[_Rank, int]]:
+        """The best ``limit`` hits (rank, place index) for a normalised place name."""
         letters = len(query.replace(" ", ""))
         if letters < 2:
             return []
-        places, own_keys, alt_keys = self._places, self._own_keys, self._alt_keys
-        own_folded = self._own_folded
-        # place index -> (tier, typos, 0 if matched by a display name else 1)
-        tiers: dict[int, tuple[int, int, int]] = {}
+        oblast, hromada = self._columns.oblast, self._columns.hromada
+        ranks: dict[int, _Rank] = {}
 
-        def add(indices: Iterable[int], kind: int, fkey: str, typos: int = 0) -> None:
-            for idx in indices:
-                if codes is not None and places[idx].oblast not in codes:
+        def add(codes_: Iterable[int], group: int, typos: int = 0) -> None:
+            for code in codes_:
+                idx = code >> 1
+                if codes is not None and oblast[2 * idx : 2 * idx + 2] not in codes:
                     continue
-                tier = kind
-                if kind == _FOLDED:
-                    if query in own_keys[idx]:
-                        tier = _EXACT_NAME
-                    elif query in alt_keys[idx]:
-                        tier = _EXACT_ALT
-                elif kind == _FOLDED_PREFIX and any(
-                    k.startswith(query) for keys in (own_keys[idx], alt_keys[idx]) for k in keys
-                ):
-                    tier = _PREFIX
-                rank = (tier, typos, 0 if fkey in own_folded[idx] else 1)
-                if idx not in tiers or tiers[idx] > rank:
-                    tiers[idx] = rank
+                if areas is not None and hromada[idx] not in areas:
+                    continue
+                alias = code & 1
+                if group == _FOLDED and not alias and query in self._display_keys(idx):
+                    rank = (_EXACT, 0, 0)
+                else:
+                    rank = (group, typos, alias)
+                old = ranks.get(idx)
+                if old is None or rank < old:
+                    ranks[idx] = rank
 
         fquery = fold(query)
-        folded = self._folded
-        add(folded.get(fquery, ()), _FOLDED, fquery)
+        postings = self._postings
+        exact = postings.get(fquery)
+        if exact is not None:
+            add(_decode(exact), _FOLDED)
         if letters >= 3:
-            for fkey in _with_prefix(self._sorted_folded, fquery):
-                if fkey != fquery:
-                    add(folded[fkey], _FOLDED_PREFIX, fkey)
-        if not any(rank[0] <= _FOLDED for rank in tiers.values()):
-            for fkey, typos in self._fuzzy_keys(fquery):
-                add(folded[fkey], _FUZZY, fkey, typos)
-        if len(fquery) < 4:  # short queries: only true prefixes, not "Київ" -> "Ківшарівка"
-            tiers = {idx: rank for idx, rank in tiers.items() if rank[0] != _FOLDED_PREFIX}
-        hits = [(*rank, idx) for idx, rank in tiers.items()]
-        hits.sort(key=lambda h: (h[:3], -places[h[3]].population, places[h[3]].geonameid))
-        return hits
+            add(self._prefixed(query, fquery), _PREFIX)
+        if not any(rank[0] <= _FOLDED for rank in ranks.values()):
+            for key, typos in self._fuzzy_keys(fquery):
+                add(_decode(postings[key]), _FUZZY, typos)
+        population, category = self._columns.population, self._columns.category
+        return sorted(
+            ((rank, idx) for idx, rank in ranks.items()),
+            key=lambda hit: (
+                hit[0],
+                -population[hit[1]],
+                _CATEGORY_RANK.get(category[hit[1]], 9),
+                hit[1],
+            ),
+        )[:limit]
+
+    def _prefixed(self, query: str, fquery: str) -> list[int]:
+        """Postings of the keys that start with (and are longer than) the folded query."""
+        keys = self._keys
+        start = bisect.bisect_left(keys, fquery)
+        end = bisect.bisect_left(keys, fquery + "\U0010ffff", start)
+        if keys[start : start + 1] == [fquery]:
+            start += 1
+        short = len(fquery) < 4  # "Київ" folds to "кив": not "Ківшарівка"
+        if end - start > _MAX_PREFIX_KEYS or short:
+            # Too vague to scan, or too short to trust the folding: the larger places whose
+            # display name starts with the query as typed.
+            return [idx << 1 for key, idx in self._large_places(query) if key != query]
+        out: list[int] = []
+        postings = self._postings
+        for key in itertools.islice(keys, start, end):
+            out.extend(_decode(postings[key]))
+        return out
+
+    def _large_places(self, query: str) -> list[tuple[str, int]]:
+        large = self._large
+        if large is None:
+            c = self._columns
+            chosen = [i for i, p in enumerate(c.population) if p >= _LARGE_PLACE]
+            names = _normalise_many([c.name_uk[i] for i in chosen] + [c.name_en[i] for i in chosen])
+            large = self._large = sorted(zip(names, chosen + chosen, strict=True))
+        start = bisect.bisect_left(large, (query,))
+        end = bisect.bisect_left(large, (query + "\U0010ffff",), start)
+        return large[start:end]
 
     def _fuzzy_keys(self, fquery: str) -> list[tuple[str, int]]:
         """Folded keys within the typo budget of ``fquery``, with their distance.
@@ -1016,36 +1302,80 @@ class Gazetteer:
         limit = _max_typos(len(fquery))
         if limit == 0:
             return []
-        folded = self._folded
-        cyrillic, latin = self._alphabets
-        alphabet = cyrillic if _CYRILLIC_LETTER.search(fquery) else latin
-        found = {key: 1 for key in _edits1(fquery, alphabet + " ") if key in folded}
+        postings = self._postings
+        alphabet = _CYRILLIC_ALPHABET if _CYRILLIC_LETTER.search(fquery) else _LATIN_ALPHABET
+        found = {key: 1 for key in _edits1(fquery, alphabet) if key in postings}
         if limit >= 2:
             for key in self._neighbour_keys(fquery):
                 if key not in found:
                     distance = _edit_distance(fquery, key, limit)
                     if distance <= limit:
                         found[key] = distance
-        return list(found.items())
+        return sorted(found.items())
 
     def _neighbour_keys(self, fquery: str) -> list[str]:
-        keys = self._sorted_folded
+        keys = self._keys
         pos = bisect.bisect_left(keys, fquery)
         out = keys[max(0, pos - _NEIGHBOURS) : pos + _NEIGHBOURS]
-        backwards = self._reversed_folded
-        pos = bisect.bisect_left(backwards, fquery[::-1])
-        out.extend(key[::-1] for key in backwards[max(0, pos - _NEIGHBOURS) : pos + _NEIGHBOURS])
+        order = self._reversed
+        if order is None:
+            order = self._reversed = sorted(range(len(keys)), key=lambda i: keys[i][::-1])
+        pos = bisect.bisect_left(order, fquery[::-1], key=lambda i: keys[i][::-1])
+        out.extend(keys[i] for i in order[max(0, pos - _NEIGHBOURS) : pos + _NEIGHBOURS])
         return out
 
+    # -- nearest -------------------------------------------------------------------------------
 
-_FIELDS: Final = (
-    "geonameid",
-    "name_uk",
-    "name_ru",
-    "name_en",
-    "oblast",
-    "lat",
-    "lon",
-    "population",
-    "search_names",
+    def nearest(self, lat: float, lon: float, *, max_km: float = 30.0) -> NearestPlace | None:
+        """The settlement closest to a WGS84 point (great-circle distance), if within ``max_km``.
+
+        Candidates are the settlements' GeoNames points and the sections of cities (so a
+        point in a city's district resolves to the city, never to the district); settlements
+        with an approximate point are left out. Returns None when nothing lies within
+        ``max_km`` (a point abroad or at sea) or the coordinates are not valid numbers.
+        """
+        if not (math.isfinite(lat) and math.isfinite(lon) and math.isfinite(max_km)):
+            return None
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or max_km < 0:
+            return None
+        dlat = max_km / _KM_PER_DEGREE
+        widest = min(89.0, abs(lat) + dlat)
+        dlon = min(360.0, dlat / max(math.cos(math.radians(widest)), 1e-6))
+        c, sections = self._columns, self._sections
+        plat, plon = c.lat, c.lon
+        best_idx = -1
+        best_km = math.inf
+        # Located settlements, by latitude band, then longitude.
+        located = self._located
+        lo = bisect.bisect_left(located, lat - dlat, key=plat.__getitem__)
+        hi = bisect.bisect_right(located, lat + dlat, lo, key=plat.__getitem__)
+        for idx in itertools.islice(located, lo, hi):
+            if abs(plon[idx] - lon) <= dlon:
+                km = haversine_km(lat, lon, plat[idx], plon[idx])
+                if km < best_km or (km == best_km and idx < best_idx):
+                    best_idx, best_km = idx, km
+        # Sections of cities, likewise.
+        lo = bisect.bisect_left(sections.lat, lat - dlat)
+        hi = bisect.bisect_right(sections.lat, lat + dlat, lo)
+        for k in range(lo, hi):
+            if abs(sections.lon[k] - lon) <= dlon:
+                km = haversine_km(lat, lon, sections.lat[k], sections.lon[k])
+                idx = sections.place[k]
+                if km < best_km or (km == best_km and idx < best_idx):
+                    best_idx, best_km = idx, km
+        if best_idx < 0 or best_km > max_km:
+            return None
+        return NearestPlace(self._place(best_idx), best_km)
+
+
+def _decode(posting: str) -> list[int]:
+    return [int(code) for code in posting.split(",")]
+
+
+# Names whose normalised form is simply lower case without apostrophes and hyphens.
+_PLAIN_NAME: Final = re.compile(
+    r"[а-щьюяєіїґА-ЩЬЮЯЄІЇҐa-zA-Z’]+(?:[ -][а-щьюяєіїґА-ЩЬЮЯЄІЇҐa-zA-Z’]+)*"
 )
+
+# Header fields of the data file kept in Gazetteer.meta.
+_META_FIELDS: Final = frozenset({"format", "attribution", "transliteration", "counts", "sources"})

