@@ -32,7 +32,10 @@ log = logging.getLogger("tipbot")
 # the exit status (``parser.set_defaults(run=...)``).
 CommandRun = Callable[[Settings, argparse.Namespace], int]
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-REGISTRARS: tuple[str, ...] = ("bot.evidence.verify_commands",)
+REGISTRARS: tuple[str, ...] = (
+    "bot.evidence.verify_commands",
+    "bot.export.commands",
+)
 
 
 def _fail(message: str, status: int) -> int:
