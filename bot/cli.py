@@ -35,6 +35,7 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 REGISTRARS: tuple[str, ...] = (
     "bot.evidence.verify_commands",
     "bot.export.commands",
+    "bot.export.bundle_commands",
 )
 
 
