@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -25,6 +26,8 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot import custody
+from bot.evidence import anchors
+from bot.evidence.timestamp import TrustRoots, load_roots
 from bot.gazetteer import Gazetteer
 from bot.i18n import LANGUAGES, Catalog
 from bot.keys import Keyring
@@ -34,7 +37,7 @@ from bot.ratelimit import TelegramRateLimiter
 from bot.settings import ConfigError, Settings
 from db.engine import create_engine, session_factory, transaction
 from db.migrate import upgrade
-from handlers import account, common, intake, messages, relay
+from handlers import account, admin, common, intake, messages, relay
 from handlers.base import Ctx, Services, TipbotApp
 from handlers.evidence import BurstAcks, send_burst_ack
 from handlers.moderation import actions, commands
@@ -120,8 +123,10 @@ def build_application(
             app.job_queue.run_repeating(
                 _custody_head_job, interval=timedelta(hours=1), first=5, name="custody-head"
             )
+            await start_evidence_jobs(app, services)
 
     async def post_stop(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await admin.stop(cast(TipbotApp, _app))  # running exports tell their admins
         await services.outbox_worker.stop()
 
     async def post_shutdown(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -224,6 +229,7 @@ def register_handlers(app: TipbotApp) -> None:
     add(CommandHandler("language", common.language_command, filters=private))
     add(CommandHandler("privacy", common.privacy_command, filters=private))
     add(CommandHandler("help", common.help_command, filters=private))
+    admin.install(app)  # /export and its adm: buttons, before the unknown-command catch-all
     add(MessageHandler(private & filters.COMMAND, common.unknown_command))
     add(CallbackQueryHandler(common.language_button, pattern=r"^l:"))
     add(CallbackQueryHandler(common.consent_button, pattern=r"^c:"))
@@ -260,6 +266,53 @@ async def _custody_head_job(context: Ctx) -> None:
     async with context.services.sessions() as session:
         seq, digest = await custody.head(session)
     log.info("custody head seq=%d hash=%s", seq, digest)
+
+
+async def start_evidence_jobs(
+    app: Application[Any, Any, Any, Any, Any, Any], services: Services
+) -> None:
+    """With ANCHOR_CHAT_ID, look for a due anchor now and every minute; with TSA_URLS, ask
+    the authorities for due timestamps as often."""
+    assert app.job_queue is not None
+    settings = services.settings
+    every = anchors.CHECK_INTERVAL
+    if settings.anchor_chat_id is not None:
+        # The first check here rather than as the job's first run: a repeating job whose
+        # start lies in the past when the scheduler starts waits a whole interval.
+        await _check_anchor(services)
+        app.job_queue.run_repeating(_anchor_job, interval=every, first=every, name="anchor")
+    if settings.tsa_urls:
+        try:
+            roots = load_roots(settings.tsa_ca_file)
+        except ValueError as exc:
+            # Intake matters more than timestamps: run without them, loudly. Anchors still
+            # get their pending timestamp rows, asked for once this is fixed.
+            log.error("no trusted timestamps: %s", exc)
+            return
+        app.job_queue.run_repeating(
+            _timestamp_job, interval=every, first=5, name="timestamps", data=roots
+        )
+
+
+async def _anchor_job(context: Ctx) -> None:
+    await _check_anchor(context.services)
+
+
+async def _check_anchor(services: Services) -> None:
+    anchor = await anchors.maybe_anchor(services.sessions, services.settings)
+    if anchor is not None:
+        log.info("anchor %d of custody entry %d queued (%s)", anchor.id, anchor.seq, anchor.reason)
+        services.wake_outbox()
+
+
+async def _timestamp_job(context: Ctx) -> None:
+    assert context.job is not None
+    roots = context.job.data
+    assert isinstance(roots, TrustRoots)
+    async with httpx.AsyncClient() as client:
+        await anchors.obtain_timestamps(
+            context.services.sessions, context.services.settings, client, roots
+        )
 
 
 async def _prune_job(context: Ctx) -> None:

@@ -34,7 +34,9 @@ CommandRun = Callable[[Settings, argparse.Namespace], int]
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 REGISTRARS: tuple[str, ...] = (
     "bot.evidence.verify_commands",
+    "bot.evidence.commands",
     "bot.export.commands",
+    "bot.export.purge_commands",
     "bot.export.bundle_commands",
 )
 

@@ -23,6 +23,7 @@ WITHDRAWN = "tip_withdrawn"  # the reporter withdrew a tip already shown to the 
 QUESTION = "question"  # a moderator's question, to the reporter
 ANSWER = "answer"  # the reporter's answer or addition, to the moderators
 NOTICE = "notice"  # "your report has been reviewed", to the reporter
+ANCHOR = "anchor"  # the custody chain's head, to ANCHOR_CHAT_ID (bot.evidence.anchors)
 
 LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=10)
@@ -119,13 +120,13 @@ async def hurry(session: AsyncSession, *, kind: str, tip_id: int) -> None:
     session.info["outbox"] = True
 
 
-async def next_due_kind(session: AsyncSession) -> str | None:
-    """The kind of the oldest due row, or None when nothing is due."""
-    return (
-        await session.execute(
-            select(OutboxMessage.kind).where(_due(utcnow())).order_by(OutboxMessage.id).limit(1)
-        )
-    ).scalar_one_or_none()
+async def next_due_kind(session: AsyncSession, *, skip: Sequence[str] = ()) -> str | None:
+    """The kind of the oldest due row (of a kind not in ``skip``), or None when nothing is
+    due."""
+    query = select(OutboxMessage.kind).where(_due(utcnow()))
+    if skip:
+        query = query.where(OutboxMessage.kind.not_in(skip))
+    return (await session.execute(query.order_by(OutboxMessage.id).limit(1))).scalar_one_or_none()
 
 
 async def sent_since(session: AsyncSession, since: datetime) -> list[datetime]:

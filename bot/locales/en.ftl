@@ -569,3 +569,98 @@ mod-help =
     /tip K7QM-4XHD — post a report's card again
     /stats — numbers by status, category, oblast and day
     /unban K7QM-4XHD — lift a ban on that report's reporter
+
+## Anchors (ANCHOR_CHAT_ID; in TIPBOT_MODERATOR_LANGUAGE)
+anchor-message =
+    🔗 <b>Chain of custody anchor</b> · { $org }
+    Entry <b>{ $seq }</b> of our evidence log has the hash
+    <code>{ $hash }</code>
+    as of { $time } UTC.
+
+    Each entry of the log carries the hash of the one before it, so this hash fixes every entry up to this one: none can later be changed, removed or reordered without the hashes no longer leading here. To check: recompute the chain from its first entry (<code>python3 verify.py</code> in an evidence bundle we hand over, or <code>tipbot verify</code> on our server) and compare entry { $seq } with this hash.
+mod-action-anchored = custody log anchored in public
+mod-action-timestamped = anchor timestamped by an authority
+
+## Export (/export for ADMIN_IDS, in the admin's Telegram language; retention in the history)
+adm-refused = Only the organisation's admins can export reports.
+adm-private-only = Exports are made only in a private chat: please send /export to me directly.
+adm-stale = This button is no longer active.
+adm-choose-what =
+    📦 <b>Export</b> — what do you need?
+    <i>The evidence bundle (ZIP) holds the reports, their original files, the chain of custody and a verifier for investigators; the tables hold the reports only.</i>
+adm-what-zip = 🧳 Evidence bundle (ZIP)
+adm-what-csv = 📄 Table: CSV
+adm-what-jsonl = 📄 Table: JSON Lines
+adm-what-geojson = 🗺 Map: GeoJSON
+adm-what-xlsx = 📊 Table: Excel (XLSX)
+adm-choose-profile =
+    <b>{ $what }</b> — for whom?
+    <b>Investigators</b>: every field. <b>Public</b>: no descriptions, free text or pseudonyms, places no finer than the settlement, dates no finer than the day, and only verified reports unless you choose statuses.
+adm-profile-investigator = 🔎 Investigators (every field)
+adm-profile-public = 🌐 Public (redacted)
+adm-public-verified = verified only (public profile)
+adm-any = any
+adm-period-all = all time
+adm-period-days = { $days ->
+        [one] the last day
+       *[other] the last { $days } days
+    }
+adm-summary =
+    📦 <b>{ $what }</b> · { $profile }
+    <b>Statuses:</b> { $statuses }
+    <b>Category:</b> { $category }
+    <b>Oblast:</b> { $oblast }
+    <b>Submitted:</b> { $period }
+
+    { $count ->
+        [0] No reports match these filters.
+        [one] 1 report matches. Press “Start” to export it.
+       *[other] { $count } reports match. Press “Start” to export them.
+    }
+adm-btn-statuses = Statuses…
+adm-btn-category = Category…
+adm-btn-oblast = Oblast…
+adm-btn-period = Period…
+adm-btn-start = ▶️ Start
+adm-btn-back = ◀️ Back
+adm-btn-cancel = ✖️ Cancel
+adm-btn-any = Any
+adm-btn-done = ✓ Done
+adm-pick-statuses = Which statuses? Tap one to select or unselect it; none selected means any.
+adm-pick-category = Which category?
+adm-pick-oblast = Which oblast?
+adm-pick-period = Submitted when?
+adm-cancelled = Export cancelled.
+adm-busy = Your previous export is still running. Please wait until it has finished.
+adm-preparing = ⏳ Preparing the export…
+adm-progress = ⏳ { $phase }: { $done } of { $total }
+adm-progress-open = ⏳ { $phase }…
+adm-phase-rows = Writing reports
+adm-phase-tables = Writing the tables
+adm-phase-tips = Copying reports and files
+adm-phase-chain = Writing the chain of custody
+adm-phase-timestamps = Requesting trusted timestamps
+adm-phase-archive = Packing the archive
+adm-phase-upload = Sending the file
+adm-phase-working = Working
+adm-none-match = No reports match these filters: nothing was exported.
+adm-done = ✅ Export <code>{ $export_id }</code> is ready: the file is below.
+adm-caption =
+    Export <code>{ $export_id }</code> · reports: { $rows }
+    SHA-256: <code>{ $sha256 }</code>
+adm-caption-bundle =
+    Evidence bundle <code>{ $export_id }</code> · reports: { $tips }, files: { $files }
+    SHA-256: <code>{ $sha256 }</code>
+adm-too-large =
+    ⚠️ This export is larger than { $limit } MB, the most the bot can send through Telegram, so it was not sent (and not kept). Run the same export on the server:
+    <code>{ $command }</code>
+adm-failed =
+    ❌ The export failed; nothing was sent. You can run it on the server instead:
+    <code>{ $command }</code>
+adm-send-failed =
+    ❌ The file could not be sent through Telegram (and was not kept). Run the same export on the server:
+    <code>{ $command }</code>
+adm-interrupted = ⚠️ The export was interrupted because the bot is restarting. Please start it again with /export.
+mod-action-export_refused = export refused to a non-admin
+mod-action-export_discarded = export deleted without being delivered
+mod-action-purged = content and files erased (retention period over)

@@ -657,3 +657,100 @@ mod-help =
     /tip K7QM-4XHD — ще раз опублікувати картку звернення
     /stats — кількість за статусами, категоріями, областями й днями
     /unban K7QM-4XHD — розблокувати автора цього звернення
+
+## Anchors (ANCHOR_CHAT_ID; in TIPBOT_MODERATOR_LANGUAGE)
+anchor-message =
+    🔗 <b>Якір ланцюга зберігання доказів</b> · { $org }
+    Запис <b>{ $seq }</b> нашого журналу доказів має хеш
+    <code>{ $hash }</code>
+    станом на { $time } UTC.
+
+    Кожен запис журналу містить хеш попереднього, тож цей хеш фіксує всі записи до цього: жоден із них не можна пізніше змінити, видалити чи переставити так, щоб хеші й далі вели сюди. Як перевірити: обчисліть ланцюг заново від першого запису (<code>python3 verify.py</code> у пакеті доказів, який ми передаємо, або <code>tipbot verify</code> на нашому сервері) і порівняйте запис { $seq } із цим хешем.
+mod-action-anchored = журнал зберігання опубліковано (якір)
+mod-action-timestamped = якір засвідчено позначкою часу
+
+## Export (/export for ADMIN_IDS, in the admin's Telegram language; retention in the history)
+adm-refused = Експортувати звернення можуть лише адміністратори організації.
+adm-private-only = Експорт робиться лише в особистому чаті: надішліть /export мені напряму.
+adm-stale = Ця кнопка вже не діє.
+adm-choose-what =
+    📦 <b>Експорт</b> — що потрібно?
+    <i>Пакет доказів (ZIP) містить звернення, їхні оригінальні файли, ланцюг зберігання і програму перевірки для слідчих; таблиці містять лише звернення.</i>
+adm-what-zip = 🧳 Пакет доказів (ZIP)
+adm-what-csv = 📄 Таблиця: CSV
+adm-what-jsonl = 📄 Таблиця: JSON Lines
+adm-what-geojson = 🗺 Мапа: GeoJSON
+adm-what-xlsx = 📊 Таблиця: Excel (XLSX)
+adm-choose-profile =
+    <b>{ $what }</b> — для кого?
+    <b>Для слідчих</b>: усі поля. <b>Публічний</b>: без описів, довільного тексту й псевдонімів, місце не точніше за населений пункт, дати не точніше за день, і лише перевірені звернення, якщо ви не виберете статуси.
+adm-profile-investigator = 🔎 Для слідчих (усі поля)
+adm-profile-public = 🌐 Публічний (знеособлений)
+adm-public-verified = лише перевірені (публічний профіль)
+adm-any = без обмежень
+adm-period-all = за весь час
+adm-period-days = { $days ->
+        [one] останній { $days } день
+        [few] останні { $days } дні
+       *[other] останні { $days } днів
+    }
+adm-summary =
+    📦 <b>{ $what }</b> · { $profile }
+    <b>Статуси:</b> { $statuses }
+    <b>Категорія:</b> { $category }
+    <b>Область:</b> { $oblast }
+    <b>Надіслано:</b> { $period }
+
+    { $count ->
+        [0] Жодне звернення не відповідає цим фільтрам.
+        [one] Відповідає { $count } звернення. Натисніть «Почати», щоб експортувати його.
+        [few] Відповідають { $count } звернення. Натисніть «Почати», щоб експортувати їх.
+       *[other] Відповідають { $count } звернень. Натисніть «Почати», щоб експортувати їх.
+    }
+adm-btn-statuses = Статуси…
+adm-btn-category = Категорія…
+adm-btn-oblast = Область…
+adm-btn-period = Період…
+adm-btn-start = ▶️ Почати
+adm-btn-back = ◀️ Назад
+adm-btn-cancel = ✖️ Скасувати
+adm-btn-any = Без обмежень
+adm-btn-done = ✓ Готово
+adm-pick-statuses = Які статуси? Натисніть на статус, щоб вибрати його або зняти вибір; якщо не вибрано жодного — будь-які.
+adm-pick-category = Яка категорія?
+adm-pick-oblast = Яка область?
+adm-pick-period = Коли надіслано?
+adm-cancelled = Експорт скасовано.
+adm-busy = Ваш попередній експорт ще триває. Зачекайте, доки він завершиться.
+adm-preparing = ⏳ Готую експорт…
+adm-progress = ⏳ { $phase }: { $done } з { $total }
+adm-progress-open = ⏳ { $phase }…
+adm-phase-rows = Записую звернення
+adm-phase-tables = Записую таблиці
+adm-phase-tips = Копіюю звернення і файли
+adm-phase-chain = Записую ланцюг зберігання
+adm-phase-timestamps = Запитую довірені позначки часу
+adm-phase-archive = Пакую архів
+adm-phase-upload = Надсилаю файл
+adm-phase-working = Працюю
+adm-none-match = Жодне звернення не відповідає цим фільтрам: нічого не експортовано.
+adm-done = ✅ Експорт <code>{ $export_id }</code> готовий: файл нижче.
+adm-caption =
+    Експорт <code>{ $export_id }</code> · звернень: { $rows }
+    SHA-256: <code>{ $sha256 }</code>
+adm-caption-bundle =
+    Пакет доказів <code>{ $export_id }</code> · звернень: { $tips }, файлів: { $files }
+    SHA-256: <code>{ $sha256 }</code>
+adm-too-large =
+    ⚠️ Цей експорт більший за { $limit } МБ — найбільший файл, який бот може надіслати через Telegram, тож його не надіслано (і не збережено). Зробіть той самий експорт на сервері:
+    <code>{ $command }</code>
+adm-failed =
+    ❌ Експорт не вдався; нічого не надіслано. Його можна зробити на сервері:
+    <code>{ $command }</code>
+adm-send-failed =
+    ❌ Не вдалося надіслати файл через Telegram (його не збережено). Зробіть той самий експорт на сервері:
+    <code>{ $command }</code>
+adm-interrupted = ⚠️ Експорт перервано, бо бот перезапускається. Почніть його знову командою /export.
+mod-action-export_refused = відмова в експорті (не адміністратор)
+mod-action-export_discarded = експорт видалено, не доставивши
+mod-action-purged = зміст і файли стерто (минув строк зберігання)

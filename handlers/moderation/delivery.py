@@ -10,6 +10,8 @@ flight, so an orderly restart neither loses nor repeats one. Delivery is at leas
 request that timed out although Telegram did post the message (or a crash between
 Telegram's answer and the commit) is sent again — a rare repeat, never a loss. An answer's
 words already posted are remembered before its files go, so a retry sends only the files.
+Anchors of the custody chain (:mod:`bot.evidence.anchors`) go to ``ANCHOR_CHAT_ID`` the same
+way; rendering, sending and recording them is that module's, shared with ``tipbot anchor``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from telegram.error import (
 )
 
 from bot import moderation, outbox
+from bot.evidence import anchors
 from bot.ratelimit import TelegramRateLimiter
 from db.engine import transaction
 from db.models import (
@@ -85,6 +88,9 @@ class Job:
     sent_files: Sent = field(default_factory=Sent)
     # What overwrites a copy that cannot be deleted.
     redaction: Screen | None = None
+    # An anchor of the custody chain, and Telegram's confirmation once posted.
+    posting: anchors.Posting | None = None
+    posted: Message | None = None
 
 
 class OutboxWorker:
@@ -178,11 +184,11 @@ class OutboxWorker:
 
     async def _claim(self, session: AsyncSession) -> Job | None:
         services = self._services
-        kind = await outbox.next_due_kind(session)
+        # With no moderators' group yet, cards wait in the queue; the rest goes on.
+        no_group = services.settings.moderator_chat_id is None
+        kind = await outbox.next_due_kind(session, skip=[outbox.CARD] if no_group else [])
         if kind is None:
             return None
-        if kind == outbox.CARD and services.settings.moderator_chat_id is None:
-            return None  # nowhere to post yet: tips wait in the queue
         if kind == outbox.CARD:
             waiting = await outbox.waiting_cards(session)
             surge = waiting > services.settings.tipbot_surge_threshold
@@ -202,6 +208,8 @@ class OutboxWorker:
             return await self._answer_job(session, row)
         if kind == outbox.NOTICE:
             return await self._notice_job(session, row)
+        if kind == outbox.ANCHOR:
+            return await self._anchor_job(session, row)
         outbox.postpone(row, error=f"unknown kind {kind}", delay=timedelta(hours=1))
         return None
 
@@ -392,9 +400,19 @@ class OutboxWorker:
             rows=[row], kind="notice", chat_id=chat_id, screen=Screen(text), to_reporter=True
         )
 
+    async def _anchor_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        services = self._services
+        posting = await anchors.prepare(session, row, services.settings, services.catalog)
+        if posting is None:
+            return None
+        return Job(rows=[row], kind="anchor", chat_id=posting.chat_id, posting=posting)
+
     # ------------------------------------------------------------------------ sending
 
     async def _send(self, context: Ctx, job: Job) -> int | None:
+        if job.posting is not None:
+            job.posted = await anchors.send(context.bot, job.posting)
+            return job.posted.message_id
         assert job.chat_id is not None
         assert job.screen is not None
         bot = context.bot
@@ -483,6 +501,19 @@ class OutboxWorker:
         delay: float | None = None,
     ) -> None:
         """Mark the rows sent (and remember where the card is), or postpone them."""
+        if job.posting is not None:
+            async with transaction(self._services.sessions) as session:
+                await anchors.settle(
+                    session,
+                    job.posting,
+                    self._services.settings,
+                    message=job.posted if error is None else None,
+                    error=error,
+                    delay=timedelta(seconds=delay) if delay else None,
+                )
+            if error is None:
+                self.sent += 1
+            return
         async with transaction(self._services.sessions) as session:
             if error is None and job.kind in ("card", "answer"):
                 # Tip before outbox row, the order a withdrawal takes them in (PostgreSQL
@@ -529,6 +560,11 @@ class OutboxWorker:
 
     async def _refused(self, job: Job, exc: TelegramError) -> None:
         """Telegram refused the message itself (400, 403)."""
+        if job.posting is not None:
+            # The anchor chat is missing or closed to the bot: kept until an operator fixes
+            # ANCHOR_CHAT_ID or the bot's rights (settle logs it each time).
+            await self._settle(job, error=type(exc).__name__, delay=60.0)
+            return
         if job.to_reporter:
             # The reporter blocked the bot or deleted the chat: nothing more can be done.
             async with transaction(self._services.sessions) as session:

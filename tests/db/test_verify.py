@@ -12,16 +12,29 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import custody
-from bot.evidence import verifier
+from bot.evidence import anchors, verifier
+from bot.evidence.timestamp import load_roots
 from bot.evidence.verify import Kind, Report, verify_all
+from bot.settings import load_settings
 from db.engine import transaction
-from db.models import ANCHOR_POSTED, Anchor, CustodyEntry, CustodyHead, Media, Tip, TipNote
+from db.models import (
+    ANCHOR_POSTED,
+    Anchor,
+    CustodyEntry,
+    CustodyHead,
+    Media,
+    TimestampToken,
+    Tip,
+    TipNote,
+)
 from tests.builders import Store, build_store
+from tests.tsa import LocalTSA
 
 
 async def _verify(built: Store, **options: object) -> Report:
@@ -352,3 +365,51 @@ async def test_old_format_entries_still_verify(built: Store) -> None:
     # A format-2 entry turned into format 1 after v2 started is refused.
     await _tamper_sql(built, update(CustodyEntry).where(CustodyEntry.seq == 7).values(format=1))
     assert "altered_entry" in _codes(await _verify(built, files=False))
+
+
+async def _timestamped(built: Store, tsa: LocalTSA) -> None:
+    """An anchor posted and timestamped by the local authority, as the anchor service does."""
+    settings = load_settings(_env_file=None, tsa_urls=[tsa.url], tsa_ca_file=tsa.ca_file)
+    anchor, _created = await anchors.anchor_now(built.sessions)
+    assert anchor is not None
+    async with transaction(built.sessions) as session:
+        await anchors.record_posted(
+            session,
+            anchor.id,
+            chat_id=-100123,
+            message_id=9,
+            message_date=datetime.now(UTC),
+            settings=settings,
+        )
+    async with httpx.AsyncClient() as client:
+        (outcome,) = await anchors.obtain_timestamps(
+            built.sessions, settings, client, load_roots(tsa.ca_file)
+        )
+    assert outcome.ok, outcome
+
+
+async def test_stored_timestamp_tokens_are_rechecked(built: Store, tsa: LocalTSA) -> None:
+    await _timestamped(built, tsa)
+    report = await _verify(built, files=False, ca_file=tsa.ca_file)
+    assert report.ok, report.problems
+    assert report.tokens == 1
+    assert report.anchors == 2  # the anchor row and its `anchored` entry
+
+    async with built.sessions() as session:
+        token = (await session.execute(select(TimestampToken))).scalar_one()
+    assert token.token is not None
+    altered = bytearray(token.token)
+    altered[len(altered) // 2] ^= 0xFF
+    await _tamper_sql(built, update(TimestampToken).values(token=bytes(altered)))
+    report = await _verify(built, files=False, ca_file=tsa.ca_file)
+    assert _codes(report) == {"token_altered"}
+    assert report.exit_code == Kind.TIMESTAMPS
+
+
+async def test_a_token_under_an_untrusted_root_fails(built: Store, tsa: LocalTSA) -> None:
+    """Checked against roots that do not include the authority's (TSA_CA_FILE changed, or a
+    token re-signed by a forger's own authority): named, never passed."""
+    await _timestamped(built, tsa)
+    report = await _verify(built, files=False, ca_file=tsa.pki.rogue_ca_file)
+    assert _codes(report) == {"bad_token"}
+    assert "untrusted" in report.problems[0].message
