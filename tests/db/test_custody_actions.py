@@ -160,3 +160,106 @@ async def test_a_view_of_evidence_is_recorded(built: Store) -> None:
     assert entry.action == "evidence_viewed"
     assert entry.tip_id == built.tips[0].id
     assert entry.details == {"moderator": "Olena", "view": "files"}
+
+
+# Every moderator action: (custody action, what it does, the change it makes). Each is
+# applied once with a failing append (nothing may change) and once for real (its entry
+# follows the change, in the same transaction).
+Act = Callable[[Any, Tip, Tip], Awaitable[Any]]
+
+
+async def _take(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.take(session, tip, MODERATOR)
+
+
+async def _release(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.take(session, tip, MODERATOR)
+    await moderation.release(session, tip, MODERATOR)
+
+
+async def _urgent(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.set_urgent(session, tip, MODERATOR, True)
+
+
+async def _reject(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.reject(session, tip, MODERATOR, "spam", notify=True)
+
+
+async def _duplicate(session: Any, tip: Tip, other: Tip) -> None:
+    await moderation.mark_duplicate(session, tip, other, MODERATOR, notify=False)
+
+
+async def _ask(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.ask(session, tip, MODERATOR, "When exactly?")
+
+
+async def _ban(session: Any, tip: Tip, _other: Tip) -> None:
+    await moderation.ban(session, tip, MODERATOR)
+
+
+def _state(tip: Tip) -> tuple[object, ...]:
+    return (tip.status, tip.assignee_id, tip.urgent, tip.reject_reason, tip.version)
+
+
+@pytest.mark.parametrize(
+    ("action", "act"),
+    [
+        ("taken", _take),
+        ("released", _release),
+        ("urgent_on", _urgent),
+        ("rejected", _reject),
+        ("duplicate", _duplicate),
+        ("question_asked", _ask),
+        ("reporter_banned", _ban),
+    ],
+)
+async def test_each_moderator_action_is_one_transaction_with_its_entry(
+    built: Store, monkeypatch: pytest.MonkeyPatch, action: str, act: Act
+) -> None:
+    tip_id, other_id = built.tips[0].id, built.tips[1].id
+
+    async def apply(session: Any) -> None:
+        tip = await moderation.tip_for_update(session, tip_id)
+        other = await session.get(Tip, other_id)
+        await act(session, tip, other)
+
+    async with built.sessions() as session:
+        tip = await session.get(Tip, tip_id)
+        assert tip is not None
+        before = _state(tip)
+    await _fails_together(built, monkeypatch, action, apply)
+    async with built.sessions() as session:
+        tip = await session.get(Tip, tip_id)
+        assert tip is not None
+        assert _state(tip) == before
+
+    async with transaction(built.sessions) as session:
+        await apply(session)
+    async with built.sessions() as session:
+        tip = await session.get(Tip, tip_id)
+        entry = (
+            await session.execute(select(CustodyEntry).order_by(CustodyEntry.seq.desc()).limit(1))
+        ).scalar_one()
+    assert tip is not None
+    assert _state(tip) != before
+    assert (entry.action, entry.tip_id, entry.actor) == (action, tip_id, "moderator:42")
+    assert entry.details["moderator"] == "Olena"
+
+
+async def test_delete_my_data_and_its_entries_are_one_transaction(
+    built: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def delete_data(session: Any) -> None:
+        reporter = await intake.find_reporter(session, "q" * 64)
+        await intake.delete_reporter_data(session, reporter)
+
+    await _fails_together(built, monkeypatch, "data_deleted", delete_data)
+    async with built.sessions() as session:
+        tip = await session.get(Tip, built.tips[1].id)
+        assert tip is not None
+        assert tip.status == TIP_SUBMITTED  # not withdrawn, not erased
+        assert tip.description is not None
+    async with transaction(built.sessions) as session:
+        await delete_data(session)
+    actions = await _actions(built)
+    assert actions[-3:] == ["withdrawn", "erased", "data_deleted"]
