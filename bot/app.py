@@ -81,7 +81,7 @@ def build_services(
         downloader=FileDownloader(store),
         gazetteer=Gazetteer.load(),
         processor=processor,
-        timezone=ZoneInfo("Europe/Kyiv"),
+        timezone=ZoneInfo(settings.tipbot_timezone),
         official_handle=settings.tipbot_official_handle or "",
     )
 
@@ -115,6 +115,10 @@ def build_application(
         await register_commands(app, services.catalog)
         if settings.moderator_chat_id is None:
             log.warning("MODERATOR_CHAT_ID is not set: tips are kept and queued, not posted")
+        if settings.tipbot_org_name is None:
+            log.warning(
+                "TIPBOT_ORG_NAME is not set: reporters are told only that the bot's team runs it"
+            )
         services.outbox_worker.start()
         if app.job_queue is not None:
             app.job_queue.run_repeating(

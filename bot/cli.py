@@ -3,6 +3,10 @@ register (:data:`REGISTRARS`: verification, anchors, exports, bundles, purge).
 
 Configuration problems end the program with one line naming the variable and exit status
 2; an unreachable database or Telegram with one line and status 1. Never a traceback.
+
+Every command reads an existing database unless its parser says otherwise
+(``set_defaults(needs_database=False)``: ``run`` and ``migrate`` create it, ``verify-bundle``
+reads only a bundle). A SQLite file that is not there is reported, not created empty.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 
 from bot import __version__
 from bot.keys import SecretKeyError, load_or_create_secret
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from telegram import Bot
 
 log = logging.getLogger("tipbot")
 
@@ -54,6 +62,18 @@ def _where(settings: Settings) -> str:
         if url.get_backend_name() == "sqlite"
         else f"{url.host}:{url.port or 5432}"
     )
+
+
+def missing_database(settings: Settings) -> str | None:
+    """The SQLite file DATABASE_URL names, when it does not exist; None for PostgreSQL, an
+    in-memory or URI-style SQLite database, or a file that is there."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or "uri" in url.query:
+        return None
+    return None if Path(database).exists() else database
 
 
 async def _migrate(settings: Settings) -> None:
@@ -87,18 +107,56 @@ async def _verify(settings: Settings) -> int:
     return 3
 
 
+async def check_chat(bot: Bot, name: str, chat_id: int | None, *, channel_ok: bool) -> None:
+    """Raise :class:`ConfigError` naming ``name`` unless ``chat_id`` is a group (or, with
+    ``channel_ok``, a channel) that exists and that the bot is in; ``None`` is unset."""
+    from telegram import ChatMemberRestricted
+
+    if chat_id is None:
+        return
+    if chat_id > 0:
+        # The usual mistake: a person's id (one's own, from an id bot) instead of the group's.
+        raise ConfigError(
+            f"{name}: {chat_id} is the id of a person or a bot, not of a group: group ids are "
+            "negative, e.g. -1001234567890 (the bot posts it in a group when an admin adds it)"
+        )
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, bot.id)
+    except (BadRequest, Forbidden):
+        raise ConfigError(
+            f"{name}: there is no group {chat_id}, or the bot is not in it "
+            "(add the bot to the group, or correct the id)"
+        ) from None
+    kinds = ("group", "supergroup", "channel") if channel_ok else ("group", "supergroup")
+    if chat.type not in kinds:
+        raise ConfigError(f"{name}: {chat_id} is a {chat.type}, not a group")
+    status = member.status
+    if status in ("left", "kicked") or (
+        isinstance(member, ChatMemberRestricted) and not member.is_member
+    ):
+        raise ConfigError(f"{name}: the bot is not a member of {chat_id} (add it to the group)")
+    if chat.type == "channel" and status not in ("administrator", "creator"):
+        raise ConfigError(
+            f"{name}: the bot must be an administrator of the channel {chat_id} to post there"
+        )
+
+
 async def _preflight(settings: Settings) -> None:
-    """Fail fast, with one line, on what would otherwise surface deep inside PTB: the
-    database (migrated here) and the token (``getMe``)."""
+    """Fail fast, with one line, on what would otherwise surface deep inside PTB or only
+    later: the token (``getMe``), the configured chats (``getChat``), then the database
+    (migrated here, so a bad setting leaves no new database behind)."""
     from telegram import Bot
 
-    await _migrate(settings)
     api = settings.telegram_api_url
     bot = Bot(settings.token(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
     try:
         await bot.initialize()
+        await check_chat(bot, "MODERATOR_CHAT_ID", settings.moderator_chat_id, channel_ok=False)
+        await check_chat(bot, "ANCHOR_CHAT_ID", settings.anchor_chat_id, channel_ok=True)
     finally:
         await bot.shutdown()
+    await _migrate(settings)
 
 
 def _run(settings: Settings) -> int:
@@ -135,8 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"tipbot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="apply pending migrations and start the bot (long polling)")
-    commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "run", help="apply pending migrations and start the bot (long polling)"
+    ).set_defaults(needs_database=False)
+    commands.add_parser("migrate", help="apply database migrations and exit").set_defaults(
+        needs_database=False
+    )
     commands.add_parser("verify-custody", help="check that the custody log's hash chain is intact")
     for module in REGISTRARS:
         importlib.import_module(module).register(commands)
@@ -147,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", 2)
     configure_logging(settings.tipbot_log_level)
+    if getattr(args, "needs_database", True) and (missing := missing_database(settings)):
+        return _fail(
+            f"no database at {missing} (run `tipbot migrate` or `tipbot run` first, "
+            "or set DATABASE_URL)",
+            1,
+        )
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))

@@ -2,9 +2,10 @@
 
 Accepted: ``24.02.2022``, ``24/02/2022``, ``24-02-2022``, ``2022-02-24``, ``24.02.22``,
 ``24.02`` (this year), ``02.2022`` and ``2022-02`` (month precision), month names in
-Ukrainian, Russian or English ("24 лютого 2022", "март 2022", "Feb 2022"), each optionally
-followed by a time ``HH:MM``. A date in the future or before the configured start is refused
-with a reason the bot can explain.
+Ukrainian, Russian or English ("24 лютого 2022", "март 2022", "Feb 2022"), and the words for
+today, yesterday and the day before in each language ("вчора", "сегодня", "yesterday"), each
+optionally followed by a time ``HH:MM``. A date in the future or before the configured start
+is refused with a reason the bot can explain.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ _MONTH_STEMS: tuple[tuple[str, int], ...] = (
     ("jul", 7), ("aug", 8), ("sep", 9), ("oct", 10), ("nov", 11), ("dec", 12),
 )  # fmt: skip
 
+# Words for a day relative to today, in uk/ru/en: how many days ago.
+_RELATIVE_DAYS: dict[str, int] = {
+    "сьогодні": 0, "сегодня": 0, "today": 0,
+    "вчора": 1, "учора": 1, "вчера": 1, "yesterday": 1,
+    "позавчора": 2, "позавчера": 2,
+}  # fmt: skip
+# What may surround such a word: "Вчора!", "«вчера»", "today." are the same answer.
+_WORD_PUNCTUATION = ".,;:!?…«»\"'“”„()"
+
 _TIME_RE = re.compile(r"(?:^|\s)(?:о|в|at|@)?\s*([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
 _SEP = r"[./\-\s]"
 
@@ -74,6 +84,9 @@ def _year(text: str) -> int:
 
 def _parse_date_part(text: str, today: date) -> IncidentDate:
     text = text.strip().strip(".,")
+    days_ago = _RELATIVE_DAYS.get(text.casefold().strip(_WORD_PUNCTUATION).strip())
+    if days_ago is not None:
+        return IncidentDate(date.fromordinal(today.toordinal() - days_ago), DAY)
     if m := re.fullmatch(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})", text):
         return IncidentDate(_make(int(m[1]), int(m[2]), int(m[3])), DAY)
     if m := re.fullmatch(rf"(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}}|\d{{2}})", text):

@@ -7,7 +7,8 @@
 * ``similar_context``: the same category and oblast, incident dates within three days.
 
 These are suggestions shown on the moderators' card; only a moderator marks a duplicate.
-Links are stored both ways so each tip's card finds them.
+Links are stored both ways so each tip's card finds them, one per pair of tips: the
+strongest kind found.
 """
 
 from __future__ import annotations
@@ -103,10 +104,14 @@ async def link(session: AsyncSession, tip: Tip, *, max_distance: int) -> int:
             found[(other, SIMILAR_IMAGE)] = bits
     if tip.category and tip.oblast and tip.incident_date and tip.incident_date_precision == "day":
         window = timedelta(days=CONTEXT_DAYS)
+        # One link per other tip, of its strongest kind: a report found by its file is not
+        # suggested again for its place and days (nor does it take one of their places).
+        linked = {other for other, _ in found}
         rows = await session.execute(
             select(Tip.id)
             .where(
                 Tip.id != tip.id,
+                Tip.id.not_in(linked or {0}),
                 live,
                 and_(Tip.category == tip.category, Tip.oblast == tip.oblast),
                 Tip.incident_date_precision == "day",

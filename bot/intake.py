@@ -8,6 +8,8 @@ at every step, so a restart or a second process continues where the reporter sto
 from __future__ import annotations
 
 import hashlib
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -102,9 +104,10 @@ def go_to(tip: Tip, step: str, *, from_review: bool = False) -> None:
 
 
 async def find_reporter_and_draft(
-    session: AsyncSession, pseudonym: str
+    session: AsyncSession, lookup: str
 ) -> tuple[Reporter | None, Tip | None]:
-    """The reporter and their open draft in one query.
+    """The reporter found by ``lookup`` (the keyed hash of their Telegram id,
+    ``Keyring.pseudonym``) and their open draft, in one query.
 
     On PostgreSQL the reporter's row is locked until the transaction ends, so two processes
     handling the same reporter take turns (SQLite transactions already exclude each other).
@@ -113,7 +116,7 @@ async def find_reporter_and_draft(
         await session.execute(
             select(Reporter, Tip)
             .outerjoin(Tip, and_(Tip.reporter_id == Reporter.id, Tip.status == TIP_DRAFT))
-            .where(Reporter.pseudonym == pseudonym)
+            .where(Reporter.lookup == lookup)
             .order_by(Tip.id.desc())
             .limit(1)
             .with_for_update(of=Reporter)
@@ -124,9 +127,10 @@ async def find_reporter_and_draft(
     return row[0], row[1]
 
 
-async def find_reporter(session: AsyncSession, pseudonym: str) -> Reporter | None:
+async def find_reporter(session: AsyncSession, lookup: str) -> Reporter | None:
+    """The reporter the keyed hash of a Telegram id finds (None after "Delete my data")."""
     return (
-        await session.execute(select(Reporter).where(Reporter.pseudonym == pseudonym))
+        await session.execute(select(Reporter).where(Reporter.lookup == lookup))
     ).scalar_one_or_none()
 
 
@@ -138,18 +142,32 @@ def has_consented(reporter: Reporter | None) -> bool:
     )
 
 
+def new_pseudonym() -> str:
+    """A reporter's pseudonym: random, so nothing derives it from who they are."""
+    return secrets.token_hex(32)
+
+
 async def record_consent(
     session: AsyncSession,
     *,
     pseudonym: str,
     chat_id_enc: str,
     language: str,
+    name: str | None = None,
 ) -> Reporter:
-    """Create the reporter (or renew consent after deletion or a new privacy version)."""
+    """Create the reporter found by ``pseudonym`` (the keyed hash of their Telegram id,
+    stored as ``Reporter.lookup``), or renew their consent after a new privacy version.
+
+    A new reporter gets a random pseudonym of their own (``name`` only where a fixed one is
+    needed, as in tests) for the custody log and the cards, so that no one who reads those
+    can find their lookup key in them (nor, after "Delete my data", tie their earlier
+    reports to their later ones)."""
     reporter = await find_reporter(session, pseudonym)
     now = utcnow()
     if reporter is None:
-        reporter = Reporter(pseudonym=pseudonym, language=language, created_at=now)
+        reporter = Reporter(
+            pseudonym=name or new_pseudonym(), lookup=pseudonym, language=language, created_at=now
+        )
         session.add(reporter)
     reporter.chat_id_enc = chat_id_enc
     reporter.language = language
@@ -159,7 +177,7 @@ async def record_consent(
     await session.flush()
     await custody.append(
         session,
-        actor=custody.reporter_actor(pseudonym),
+        actor=custody.reporter_actor(reporter.pseudonym),
         action="consent",
         details={"privacy_version": PRIVACY_VERSION, "language": language},
     )
@@ -339,6 +357,16 @@ async def count_media(session: AsyncSession, tip_id: int) -> int:
             )
         ).scalar_one()
     )
+
+
+# Voice messages are the reporter's own account, spoken: they belong with the description
+# (testimony), wherever in the report they were sent, and are not counted among its files.
+TESTIMONY_KINDS = frozenset({"voice"})
+
+
+def file_count(counts: Mapping[str, int]) -> int:
+    """How many of a report's media (:func:`media_counts`) are files, testimony left out."""
+    return sum(count for kind, count in counts.items() if kind not in TESTIMONY_KINDS)
 
 
 async def media_counts(session: AsyncSession, tip_id: int) -> dict[str, int]:
@@ -614,7 +642,11 @@ class DeletionSummary:
 async def delete_reporter_data(session: AsyncSession, reporter: Reporter) -> DeletionSummary:
     """ "Delete my data": drafts go; submitted reports not yet reviewed are withdrawn and
     their content and files erased; reports already in review stay (they are evidence).
-    The encrypted chat id and consent are forgotten; content-free custody entries remain."""
+    The encrypted chat id and consent are forgotten; content-free custody entries remain.
+
+    Then the row is detached from the person (:func:`_detach`): the reports that remain on
+    it belong to no one the bot can find, and the person's next /start is a new reporter
+    with a new pseudonym, so nothing links what they sent before to what they send after."""
     actor = custody.reporter_actor(reporter.pseudonym)
     tips = (
         (await session.execute(select(Tip).where(Tip.reporter_id == reporter.id).order_by(Tip.id)))
@@ -655,7 +687,21 @@ async def delete_reporter_data(session: AsyncSession, reporter: Reporter) -> Del
         action="data_deleted",
         details={"drafts": drafts, "withdrawn": len(withdrawn), "kept": len(kept)},
     )
+    await _detach(session, reporter, tips=len(tips) - drafts)
     return DeletionSummary(drafts, withdrawn, kept)
+
+
+async def _detach(session: AsyncSession, reporter: Reporter, *, tips: int) -> None:
+    """Cut the row off from the person: no lookup key (the keyed hash of their Telegram id
+    finds nothing any more) and a new random pseudonym (so the row's name is not one the
+    custody log used for them either). The reports left on the row keep their history and
+    counts. The custody entry names no one: not the old pseudonym, not the new one."""
+    reporter.lookup = None
+    reporter.pseudonym = new_pseudonym()
+    await session.flush()
+    await custody.append(
+        session, actor=custody.SYSTEM, action="reporter_detached", details={"tips": tips}
+    )
 
 
 async def _withdraw_and_erase(session: AsyncSession, tip: Tip, *, actor: str) -> None:

@@ -3,13 +3,19 @@
 Every action names its moderator (Telegram id and display name), checks the version of the
 tip the moderator saw (so of two presses at the same moment exactly one applies; the other
 is told who was first), edits the tip, and appends a custody entry. Verdicts tell the
-reporter — neutrally, and only if they allowed contact — through the outbox.
+reporter — neutrally, and only if they asked for it — through the outbox, but only once
+:data:`UNDO_WINDOW` has passed: until then a verdict can be taken back with one tap (the
+notice is cancelled). Later, any verdict can be reopened with a reason. Moderators' internal
+notes stay with the tip and are never relayed. What the files themselves say (capture time,
+GPS) is compared with the reported date and place (:func:`file_facts`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from typing import Any
 
 from sqlalchemy import case, delete, func, select
@@ -17,9 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, outbox
 from bot.evidence import testimony
+from bot.gazetteer import haversine_km
 from db.models import (
     MEDIA_FAILED,
+    OUTBOX_CANCELLED,
     OUTBOX_PENDING,
+    OUTBOX_SENT,
     TIP_DRAFT,
     TIP_DUPLICATE,
     TIP_IN_REVIEW,
@@ -29,6 +38,7 @@ from db.models import (
     TIP_SUBMITTED,
     TIP_VERIFIED,
     TIP_WITHDRAWN,
+    CustodyEntry,
     GroupMessage,
     Media,
     OutboxMessage,
@@ -39,7 +49,19 @@ from db.models import (
 )
 
 REJECT_REASONS: tuple[str, ...] = ("spam", "not_relevant", "not_enough_info", "other")
+REOPEN_REASONS: tuple[str, ...] = ("new_information", "mistake", "other")
 VERDICTS = frozenset({TIP_VERIFIED, TIP_REJECTED, TIP_DUPLICATE})
+# The custody actions of verdicts (a tip's ``last_action`` while it can be undone).
+VERDICT_ACTIONS = frozenset({"verified", "rejected", "duplicate"})
+# How long a verdict can be taken back with one tap. The reporter's notice waits as long,
+# so an undone verdict never told anyone anything.
+UNDO_WINDOW = timedelta(seconds=60)
+# Outbox rows that redraw a tip's card where it is (the kind is handled by the worker in
+# handlers/moderation/delivery.py): when a reporter's answer reached the group, and when a
+# verdict's minute to undo it is over.
+REDRAW = "card_redraw"
+# A moderator's note on a tip, for the other moderators only: never relayed.
+INTERNAL_NOTE = "internal"
 # Tips a moderator can still act on.
 OPEN = frozenset({TIP_SUBMITTED, TIP_IN_REVIEW, TIP_NEEDS_INFO})
 # A question typed as a reply to a card, waiting for its moderator to confirm it.
@@ -179,14 +201,22 @@ async def _verdict(
     notify: bool,
 ) -> None:
     _require_open(tip)
+    # What an undo restores, kept with the verdict's entry (codes and ids only).
+    details = {
+        **details,
+        "previous": tip.status,
+        "self_assigned": tip.assignee_id is None,
+        "questions_closed": await _close_questions(session, tip),
+    }
     tip.status = status
     tip.reviewed_at = utcnow()
     if tip.assignee_id is None:
         tip.assignee_id, tip.assignee_name = moderator.id, moderator.name
-    await _close_questions(session, tip)
     await _record(session, tip, moderator, action, details)
-    if notify and tip.contact_allowed:
-        await outbox.enqueue(session, outbox.NOTICE, tip_id=tip.id)
+    # The card's Undo button goes away when the minute is over.
+    await outbox.enqueue(session, REDRAW, tip_id=tip.id, delay=UNDO_WINDOW + _REDRAW_MARGIN)
+    if notify and tip.notify_reviewed:
+        await outbox.enqueue(session, outbox.NOTICE, tip_id=tip.id, delay=UNDO_WINDOW)
 
 
 def _require_open(tip: Tip) -> None:
@@ -196,6 +226,166 @@ def _require_open(tip: Tip) -> None:
         raise Refused("quarantined")
     if tip.status not in OPEN:
         raise Conflict(tip)
+
+
+# A little after the minute, so the redrawn card no longer offers Undo.
+_REDRAW_MARGIN = timedelta(seconds=1)
+
+
+def undoable(tip: Tip, now: datetime | None = None) -> bool:
+    """Whether the tip's verdict is less than :data:`UNDO_WINDOW` old (its card offers Undo)."""
+    return (
+        tip.status in VERDICTS
+        and tip.last_action in VERDICT_ACTIONS
+        and tip.last_action_at is not None
+        and (now or utcnow()) - tip.last_action_at < UNDO_WINDOW
+    )
+
+
+async def _verdict_entry(session: AsyncSession, tip: Tip) -> CustodyEntry | None:
+    """The custody entry of the tip's current verdict."""
+    return (
+        await session.execute(
+            select(CustodyEntry)
+            .where(CustodyEntry.tip_id == tip.id, CustodyEntry.action == tip.last_action)
+            .order_by(CustodyEntry.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def _hold_back_notices(session: AsyncSession, tip: Tip, since: datetime | None) -> bool:
+    """Cancel the reviewed-notices queued for the tip since ``since`` that have not gone
+    yet; False (cancelling nothing) if one is already on its way or delivered."""
+    rows = list(
+        (
+            await session.execute(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.tip_id == tip.id,
+                    OutboxMessage.kind == outbox.NOTICE,
+                    OutboxMessage.created_at >= (since or utcnow()),
+                )
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    if any(row.status == OUTBOX_SENT or row.lease_until is not None for row in rows):
+        return False
+    for row in rows:
+        if row.status == OUTBOX_PENDING:
+            row.status = OUTBOX_CANCELLED
+    return True
+
+
+async def undo_verdict(session: AsyncSession, tip: Tip, moderator: Moderator) -> str:
+    """Take back a verdict given less than :data:`UNDO_WINDOW` ago: the tip is as it was
+    before (status, assignee, open questions) and the reporter is not told. Returns the
+    verdict undone."""
+    if tip.status == TIP_WITHDRAWN:
+        raise Refused("withdrawn")
+    if tip.status not in VERDICTS or tip.last_action not in VERDICT_ACTIONS:
+        raise Conflict(tip)
+    verdict = str(tip.last_action)
+    # The minute is measured from the verdict's own time; the notice is the last word.
+    if not undoable(tip) or not await _hold_back_notices(session, tip, tip.last_action_at):
+        raise Refused("undo-expired")
+    entry = await _verdict_entry(session, tip)
+    before: dict[str, Any] = dict(entry.details) if entry is not None else {}
+    previous = before.get("previous")
+    if previous in OPEN:
+        tip.status = str(previous)
+    else:
+        tip.status = TIP_IN_REVIEW if tip.assignee_id is not None else TIP_SUBMITTED
+    if before.get("self_assigned"):
+        tip.assignee_id = tip.assignee_name = None
+        if tip.status == TIP_IN_REVIEW:
+            tip.status = TIP_SUBMITTED
+    if tip.status == TIP_SUBMITTED and await is_banned(session, tip):
+        tip.status = TIP_QUARANTINED  # banned meanwhile: as the ban does to untaken reports
+    closed = [int(n) for n in before.get("questions_closed") or [] if isinstance(n, int)]
+    if closed:
+        for note in (
+            await session.execute(
+                select(TipNote).where(TipNote.id.in_(closed), TipNote.kind == "question")
+            )
+        ).scalars():
+            note.is_open = True
+    tip.reject_reason = None
+    tip.duplicate_of_id = None
+    tip.reviewed_at = None
+    await _record(session, tip, moderator, "verdict_undone", {"verdict": verdict})
+    return verdict
+
+
+async def reopen(session: AsyncSession, tip: Tip, moderator: Moderator, reason: str) -> None:
+    """Open a decided tip again (for a reason code): back in review, where it can be asked
+    about, noted and decided anew. A notice of the verdict not sent yet is cancelled."""
+    if reason not in REOPEN_REASONS:
+        raise Refused("bad-reason")
+    if tip.status == TIP_WITHDRAWN:
+        raise Refused("withdrawn")
+    if tip.status not in VERDICTS:
+        raise Conflict(tip)
+    verdict = tip.status
+    await _hold_back_notices(session, tip, tip.reviewed_at)
+    tip.status = TIP_IN_REVIEW if tip.assignee_id is not None else TIP_SUBMITTED
+    tip.reject_reason = None
+    tip.duplicate_of_id = None
+    tip.reviewed_at = None
+    await _record(session, tip, moderator, "reopened", {"reason": reason, "verdict": verdict})
+
+
+# ---------------------------------------------------------------------------- internal notes
+
+
+async def add_note(
+    session: AsyncSession,
+    tip: Tip,
+    moderator: Moderator,
+    text: str,
+    *,
+    pending: TipNote | None = None,
+) -> TipNote:
+    """A moderator's note on a tip, for the moderators only (never relayed to the reporter);
+    with ``pending``, a reply to the card :func:`draft_question` kept becomes the note. Not a
+    decision: the tip's version (and so every card's buttons) stays as it is."""
+    if tip.status in (TIP_WITHDRAWN, TIP_DRAFT):
+        raise Refused("withdrawn")
+    if pending is not None:
+        note = pending
+        note.kind, note.is_open, note.created_at = INTERNAL_NOTE, False, utcnow()
+    else:
+        note = TipNote(
+            tip_id=tip.id,
+            kind=INTERNAL_NOTE,
+            text=text,
+            moderator_id=moderator.id,
+            moderator_name=moderator.name,
+        )
+        session.add(note)
+    await session.flush()
+    await custody.append(
+        session,
+        actor=moderator.actor,
+        action="note_added",
+        tip_id=tip.id,
+        details={"moderator": moderator.name, "note": note.id},
+    )
+    return note
+
+
+async def notes_of(session: AsyncSession, tip_id: int) -> list[TipNote]:
+    """The tip's internal notes, oldest first."""
+    return list(
+        (
+            await session.execute(
+                select(TipNote)
+                .where(TipNote.tip_id == tip_id, TipNote.kind == INTERNAL_NOTE)
+                .order_by(TipNote.id)
+            )
+        ).scalars()
+    )
 
 
 async def evidence_viewed(
@@ -359,13 +549,19 @@ async def ask(
     return note
 
 
-async def _close_questions(session: AsyncSession, tip: Tip) -> None:
+async def _close_questions(session: AsyncSession, tip: Tip) -> list[int]:
+    """Close the tip's open questions; return their ids (an undone verdict opens them again)."""
+    closed: list[int] = []
     for note in (
         await session.execute(
-            select(TipNote).where(TipNote.tip_id == tip.id, TipNote.is_open.is_(True))
+            select(TipNote)
+            .where(TipNote.tip_id == tip.id, TipNote.is_open.is_(True))
+            .order_by(TipNote.id)
         )
     ).scalars():
         note.is_open = False
+        closed.append(note.id)
+    return closed
 
 
 async def open_question(
@@ -536,17 +732,50 @@ async def reporter_record(session: AsyncSession, tip: Tip) -> dict[str, int]:
     return {status: int(count) for status, count in rows.all()}
 
 
-async def links(session: AsyncSession, tip: Tip) -> list[tuple[Tip, str, int | None]]:
-    """Possible duplicates of a tip: (other tip, kind, distance), strongest first."""
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A possible duplicate of a tip: the other tip, every reason it was linked for
+    (strongest first), and the perceptual distance of the closest image if any."""
+
+    tip: Tip
+    kinds: tuple[str, ...]
+    distance: int | None
+
+
+_LINK_STRENGTH = {"same_file": 0, "similar_image": 1, "similar_context": 2}
+
+
+async def links(session: AsyncSession, tip: Tip) -> list[Suggestion]:
+    """Possible duplicates of a tip, one per other tip (a report linked for the same file
+    and for the same place and days is one suggestion with two reasons), strongest first."""
     rows = await session.execute(
         select(Tip, TipLink.kind, TipLink.distance)
         .join(Tip, Tip.id == TipLink.other_tip_id)
         .where(TipLink.tip_id == tip.id, Tip.status.not_in((TIP_DRAFT, TIP_WITHDRAWN)))
-        .order_by(TipLink.kind.desc(), TipLink.distance, Tip.id)
+        .order_by(Tip.id)
     )
-    order = {"same_file": 0, "similar_image": 1, "similar_context": 2}
-    found = [(other, kind, distance) for other, kind, distance in rows.all()]
-    return sorted(found, key=lambda item: (order.get(item[1], 9), item[2] or 0))
+    others: dict[int, Tip] = {}
+    kinds: dict[int, set[str]] = {}
+    distances: dict[int, int] = {}
+    for other, kind, distance in rows.all():
+        others[other.id] = other
+        kinds.setdefault(other.id, set()).add(kind)
+        if distance is not None and kind != "same_file":
+            distances[other.id] = min(distance, distances.get(other.id, distance))
+    found = [
+        Suggestion(
+            others[other_id],
+            tuple(sorted(reasons, key=lambda kind: (_LINK_STRENGTH.get(kind, 9), kind))),
+            distances.get(other_id),
+        )
+        for other_id, reasons in kinds.items()
+    ]
+
+    def strength(item: Suggestion) -> tuple[int, int, int]:
+        best = _LINK_STRENGTH.get(item.kinds[0], 9)
+        return (best, item.distance or 0, -len(item.kinds))
+
+    return sorted(found, key=strength)
 
 
 async def media_of(session: AsyncSession, tip_id: int) -> list[Media]:
@@ -594,3 +823,98 @@ async def stats(session: AsyncSession, *, days: int = 14) -> dict[str, Any]:
         "oblast": await count_by(Tip.oblast),
         "day": sorted(per_day.items()),
     }
+
+
+# ---------------------------------------------------------------------------- file metadata
+
+# A capture time and the reported date, or a file's GPS and the reported place, further apart
+# than this are flagged to the moderators.
+DATE_TOLERANCE = timedelta(days=1)
+PLACE_TOLERANCE_KM = 25.0
+# Cameras without a set clock write 0000:00:00 or the epoch of their format (1904, 1970).
+_EARLIEST_CAPTURE = 1990
+_CAPTURE_TIME = re.compile(
+    r"^\s*(\d{4})[:-](\d{2})[:-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What a file's own metadata says of when and where it was made, against the report:
+    ``days_apart`` and ``km_apart`` are None where there is nothing to compare."""
+
+    media: Media
+    taken_at: datetime | None  # as the camera wrote it: local time, no time zone
+    lat: float | None
+    lon: float | None
+    days_apart: float | None
+    km_apart: float | None
+
+    @property
+    def date_disagrees(self) -> bool:
+        tolerance = DATE_TOLERANCE.total_seconds() / 86400
+        return self.days_apart is not None and self.days_apart > tolerance
+
+    @property
+    def place_disagrees(self) -> bool:
+        return self.km_apart is not None and self.km_apart > PLACE_TOLERANCE_KM
+
+
+def capture_time(value: object) -> datetime | None:
+    """A capture time as EXIF (``2022:02:24 10:11:12``) or a container tag
+    (``2022-02-24 10:11:12``) writes it; None when absent or unusable."""
+    if not isinstance(value, str):
+        return None
+    match = _CAPTURE_TIME.match(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+    if year < _EARLIEST_CAPTURE:
+        return None
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def _days_from_report(tip: Tip, taken: datetime) -> float | None:
+    """How many days a capture time lies outside the reported date (0 inside it)."""
+    reported = tip.incident_date
+    if reported is None or tip.incident_date_precision not in ("day", "month"):
+        return None
+    if tip.incident_date_precision == "month":
+        first = date(reported.year, reported.month, 1)
+        following = date(reported.year + reported.month // 12, reported.month % 12 + 1, 1)
+        start = datetime.combine(first, clock())
+        end = datetime.combine(following, clock())
+    elif tip.incident_time is not None:  # the reported moment itself
+        start = end = datetime.combine(reported, tip.incident_time)
+    else:  # any time of the reported day
+        start = datetime.combine(reported, clock())
+        end = start + timedelta(days=1)
+    if start <= taken <= end:
+        return 0.0
+    gap = start - taken if taken < start else taken - end
+    return gap.total_seconds() / 86400
+
+
+def file_facts(tip: Tip, media: list[Media]) -> list[FileFacts]:
+    """The files whose metadata holds a capture time or a position, each compared with the
+    reported date and place (flagged beyond a day or 25 km)."""
+    found: list[FileFacts] = []
+    for item in media:
+        meta = item.file_metadata or {}
+        taken = capture_time(meta.get("taken_at"))
+        gps = meta.get("gps") if isinstance(meta.get("gps"), dict) else None
+        lat = gps.get("lat") if gps else None
+        lon = gps.get("lon") if gps else None
+        if not (isinstance(lat, int | float) and isinstance(lon, int | float)):
+            lat = lon = None
+        if taken is None and lat is None:
+            continue
+        km = None
+        if lat is not None and lon is not None and tip.lat is not None and tip.lon is not None:
+            km = haversine_km(float(lat), float(lon), tip.lat, tip.lon)
+        days = _days_from_report(tip, taken) if taken is not None else None
+        found.append(FileFacts(item, taken, lat, lon, days, km))
+    return found

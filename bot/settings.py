@@ -10,6 +10,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -98,7 +99,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     tipbot_secret_key: SecretStr | None = None
     tipbot_data_dir: Path = Path("./data")
-    tipbot_org_name: str = "Tipbot (organisation name not configured)"
+    # None: reporters read a neutral phrase in their language (the catalog's org-unnamed).
+    tipbot_org_name: str | None = None
     tipbot_official_handle: str | None = None
     tipbot_categories: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(CATEGORY_CODES)
@@ -115,6 +117,8 @@ class Settings(BaseSettings):
     tipbot_ack_delay_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
     tipbot_concurrent_updates: int = Field(default=1024, ge=1, le=4096)
     tipbot_moderator_language: str = "en"
+    # The time zone of every date and time shown to people ("today", cards, history).
+    tipbot_timezone: str = "Europe/Kyiv"
     tipbot_surge_threshold: int = Field(default=10, ge=0)
     tipbot_notify_reporters: bool = True
     tipbot_duplicate_distance: int = Field(default=8, ge=0, le=32)
@@ -202,6 +206,13 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters long")
         return value
 
+    @field_validator("tipbot_org_name")
+    @classmethod
+    def _check_org_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
     @field_validator("tipbot_official_handle")
     @classmethod
     def _check_handle(cls, value: str | None) -> str | None:
@@ -230,6 +241,19 @@ class Settings(BaseSettings):
             raise ValueError("must be uk, ru or en")
         return value
 
+    @field_validator("tipbot_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        name = value.strip()
+        # Only names of the IANA database: ZoneInfo alone would also open other files.
+        if name not in available_timezones():
+            raise ValueError("must be an IANA time zone name such as Europe/Kyiv or UTC")
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as Europe/Kyiv or UTC") from None
+        return name
+
     @field_validator("tipbot_log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -248,6 +272,12 @@ class Settings(BaseSettings):
     def download_limit_bytes(self) -> int:
         """The largest file the Bot API server lets the bot download."""
         return LOCAL_DOWNLOAD_LIMIT if self.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
+
+    @property
+    def org_label(self) -> str:
+        """The organisation's name for records that outlive the bot (bundles' Source-Organization,
+        anchors): TIPBOT_ORG_NAME, or plainly "not configured"."""
+        return self.tipbot_org_name or "not configured"
 
     @property
     def is_sqlite(self) -> bool:

@@ -111,12 +111,19 @@ OUTBOX_CANCELLED = "cancelled"
 
 
 class Reporter(Base):
-    """A person who reports, known only by a keyed pseudonym."""
+    """A person who reports, known only by a keyed lookup key and a pseudonym."""
 
     __tablename__ = "reporter"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The name the custody log, cards and exports show: random (rows from before migration
+    # 0004 keep their keyed hash). Never derived from the Telegram id, so it cannot be found
+    # again from it once the row is detached.
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    # How the bot finds the reporter: HMAC-SHA256 of the Telegram user id (bot.keys).
+    # "Delete my data" clears it: the row (and the reports kept on it) then belongs to no
+    # one, and the person's next /start creates a new reporter.
+    lookup: Mapped[str | None] = mapped_column(String(64), unique=True)
     chat_id_enc: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
     consented_at: Mapped[datetime | None]
@@ -174,6 +181,8 @@ class Tip(Base):
     perpetrator: Mapped[str | None] = mapped_column(String(32))
     perpetrator_text: Mapped[str | None] = mapped_column(Text)
     contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The reporter asked for one message when the report has been reviewed (opt-in).
+    notify_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     originals_hint_sent: Mapped[bool] = mapped_column(Boolean, default=False)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -68,10 +68,12 @@ async def erase_button(update: Update, context: Ctx) -> None:
             if tip_id is not None
             else state.t("erase-done-plain")
         )
+        # The messages go, but the chat itself stays in the list: say how to remove it.
+        hint = state.t("delete-chat-hint")
         return Reply(
             toast=state.t("erase-working"),
             erase_from=start,
-            send=[Screen(Html(neutral), ReplyKeyboardRemove())],
+            send=[Screen(Html(f"{neutral}\n\n{hint}"), ReplyKeyboardRemove())],
         )
 
     await respond(update, context, decide)
@@ -135,4 +137,6 @@ def _deletion_text(state: State, summary: intake.DeletionSummary) -> Html:
         references = ", ".join(summary.kept)
         lines.append(state.t("delete-kept", count=len(summary.kept), references=references))
     lines.append(state.t("delete-remains"))
+    # Erasing empties the chat, but the bot's name stays in the chat list.
+    lines.append(state.t("delete-chat-hint"))
     return Html("\n\n".join(lines))

@@ -668,7 +668,7 @@ class ExportJobs:
                 profile=choice.profile,
                 filters=job.filters,
                 actor=job.actor,
-                org_name=services.settings.tipbot_org_name,
+                org_name=services.settings.org_label,
                 tsa_urls=services.settings.tsa_urls,
                 tsa_ca_file=services.settings.tsa_ca_file,
                 progress=progress.bundle,

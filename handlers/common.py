@@ -12,7 +12,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update, User
 from telegram.constants import ChatType
-from telegram.error import Forbidden
+from telegram.error import Forbidden, TelegramError
 
 from bot import intake
 from bot.i18n import LANGUAGES, pick_language
@@ -76,17 +76,39 @@ async def in_group(update: Update, context: Ctx) -> None:
 
 
 @handler("common.added_to_group")
-async def added_to_group(update: Update, _context: Ctx) -> None:
-    """Log a group's id when the bot joins it: that is the MODERATOR_CHAT_ID to set."""
+async def added_to_group(update: Update, context: Ctx) -> None:
+    """When the bot joins a group, log its id (the MODERATOR_CHAT_ID to set) and tell the group
+    what to do next — only if the person who added the bot is one of the group's admins.
+
+    Admins only because a bot cannot write to people who never started it, so the group is
+    the only place to say it; an ordinary member adding the bot to some chat should not get
+    set-up instructions posted there. Joining the configured group confirms it instead.
+    """
     change = update.my_chat_member
-    if change is None or change.chat.type == ChatType.PRIVATE:
+    if change is None or change.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
         return
-    if change.new_chat_member.status in ("member", "administrator"):
-        log.info(
-            "added to group %d: set MODERATOR_CHAT_ID=%d to moderate there",
-            change.chat.id,
-            change.chat.id,
-        )
+    joined = change.old_chat_member.status in ("left", "kicked")
+    if change.new_chat_member.status not in ("member", "administrator"):
+        return
+    chat_id = change.chat.id
+    log.info("added to group %d: set MODERATOR_CHAT_ID=%d to moderate there", chat_id, chat_id)
+    if not joined:
+        return  # promoted or restricted while already there: nothing new to say
+    services = context.services
+    try:
+        adder = await context.bot.get_chat_member(chat_id, change.from_user.id)
+    except TelegramError as exc:
+        log.info("could not tell whether the group's admin added the bot (%s)", type(exc).__name__)
+        return
+    if adder.status not in ("creator", "administrator"):
+        return
+    lang = services.settings.tipbot_moderator_language
+    if chat_id == services.settings.moderator_chat_id:
+        text = services.catalog.t(lang, "group-added-configured")
+    else:
+        # As text: Fluent would group a number's digits, and this one is copied.
+        text = services.catalog.t(lang, "group-added", chat_id=str(chat_id))
+    await send(context, chat_id, Screen(text))
 
 
 @handler("common.language")
@@ -161,7 +183,8 @@ async def language_button(update: Update, context: Ctx) -> None:
 
 @handler("common.consent_button")
 async def consent_button(update: Update, context: Ctx) -> None:
-    """``c:agree|more|intro|lang:<lang>``: the introduction, the privacy notice, agreeing."""
+    """``c:agree|more|details|intro|lang:<lang>``: the introduction, the privacy notice and
+    its details, agreeing."""
     action, chosen = _callback_part(update, 1), _callback_part(update, 2)
     pressed = update.callback_query.message if update.callback_query else None
 
@@ -170,6 +193,9 @@ async def consent_button(update: Update, context: Ctx) -> None:
         lang = chosen if chosen in LANGUAGES else state.lang
         if action == "more":
             return Reply(edit=render.privacy(services, lang, consented=False))
+        if action == "details":
+            details = render.privacy_details(services, lang, consented=state.consented)
+            return Reply(edit=details)
         if action == "intro":
             return Reply(edit=render.intro(services, lang))
         if action == "lang":

@@ -5,7 +5,12 @@ forward origin), downloaded through :class:`bot.media.FileDownloader` unless it 
 Bot API server's limit (then it is recorded as ``too_large`` and the reporter is told), and
 recorded with a custody entry. Albums arrive as separate updates with no end marker, so the
 reporter gets one acknowledgement once their chat has been quiet for a moment
-(:class:`BurstAcks`), not one per file.
+(:class:`BurstAcks`), not one per file. An acknowledgement comes with the current step's
+title and buttons; once that step is over, it keeps only its receipt, so no screen of a
+finished step is left live below the report (a press can overtake a late acknowledgement).
+
+Nothing is stored before a person agrees to the privacy terms: a file sent before that is
+not downloaded, and they are told, once per album, to send it again after agreeing.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
@@ -41,8 +47,8 @@ from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip, TipNote
 from handlers import relay, render
 from handlers.base import Ctx, Screen, Services, send
 from handlers.intake import daily_limit_reply
-from handlers.replies import Reply
-from handlers.state import State, consent_first, respond
+from handlers.replies import Reply, Retired, retire_messages
+from handlers.state import State, respond
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +153,8 @@ class Burst:
 
     lang: str
     stored: int = 0
+    # Voice messages: testimony (they join the description), not counted among the files.
+    voices: int = 0
     too_large: list[tuple[str, int | None]] = field(default_factory=list)
     failed: int = 0
     refused: int = 0
@@ -154,6 +162,30 @@ class Burst:
     new_report: bool = False
     # Files that answered a question or were added to a report: (tip id, kind).
     relay: tuple[int, str] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to tell the reporter about."""
+        return not (
+            self.stored
+            or self.voices
+            or self.too_large
+            or self.failed
+            or self.refused
+            or self.new_report
+            or self.relay
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShownStep:
+    """An acknowledgement sent with a step's buttons under it: the message, the report and
+    step it showed, and its receipt (what the message keeps once the step is over)."""
+
+    message_id: int
+    tip_id: int
+    step: str
+    receipt: str
 
 
 class BurstAcks:
@@ -163,7 +195,16 @@ class BurstAcks:
     the end of one (re)arms it, and the acknowledgement itself is sent in the chat's turn, so
     it never overtakes the reporter's next step. Handlers that answer a burst themselves
     (the Done button) :meth:`take` it.
+
+    The reporter's press can still overtake an acknowledgement on its way (their thumb was on
+    the screen above the files), so the last acknowledgement sent with a step's buttons is
+    remembered (:meth:`show`) and handed back to be retired (:meth:`retire`) once the report
+    has moved on. Like the pending bursts this lives in memory: a restart loses only that.
     """
+
+    # How many chats' last acknowledgement (and, before consent, last album) are remembered;
+    # the oldest are forgotten first: a report left unfinished must not hold memory forever.
+    _CHATS_REMEMBERED = 10_000
 
     def __init__(
         self,
@@ -180,6 +221,8 @@ class BurstAcks:
         self._pending: dict[int, Burst] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._sleeping: set[int] = set()
+        self._shown: OrderedDict[int, ShownStep] = OrderedDict()
+        self._albums: OrderedDict[int, str] = OrderedDict()
         processor.chat_started.append(self._postpone)
         processor.chat_finished.append(self._arm_if_pending)
 
@@ -191,6 +234,46 @@ class BurstAcks:
     def take(self, chat_id: int) -> Burst | None:
         self._postpone(chat_id)
         return self._pending.pop(chat_id, None)
+
+    def show(self, chat_id: int, shown: ShownStep) -> Retired | None:
+        """Remember the acknowledgement just sent with a step's buttons; the one before it
+        (if any) is handed back to be retired: only the latest keeps live buttons."""
+        previous = self._shown.get(chat_id)
+        _remember(self._shown, chat_id, shown, self._CHATS_REMEMBERED)
+        if previous is None or previous.message_id == shown.message_id:
+            return None
+        return _retired(previous)
+
+    def retire(self, chat_id: int, tip: Tip | None, *, pressed: int | None) -> list[Retired]:
+        """The acknowledgement to retire now that the reporter's ``tip`` (their open report
+        after this update, or None) is no longer at the step it showed. The message the
+        reporter pressed is being redrawn anyway: it is only forgotten."""
+        shown = self._shown.get(chat_id)
+        if shown is None:
+            return []
+        if tip is not None and tip.id == shown.tip_id and tip.step == shown.step:
+            return []
+        del self._shown[chat_id]
+        return [] if shown.message_id == pressed else [_retired(shown)]
+
+    def first_of_album(self, chat_id: int, media_group_id: str | None) -> bool:
+        """Whether a file (sent before consent) is the first of its album seen in this chat;
+        a file outside an album always is."""
+        if media_group_id is None:
+            return True
+        if self._albums.get(chat_id) == media_group_id:
+            return False
+        _remember(self._albums, chat_id, media_group_id, self._CHATS_REMEMBERED)
+        return True
+
+    def settled(self, chat_id: int) -> bool:
+        """Whether nothing of this chat is in flight: no update being handled, no
+        acknowledgement waiting for its quiet moment or being sent."""
+        return (
+            chat_id not in self._pending
+            and chat_id not in self._timers
+            and not self._processor.chat_busy(chat_id)
+        )
 
     def _postpone(self, chat_id: Hashable) -> None:
         if chat_id in self._sleeping:
@@ -247,6 +330,15 @@ class BurstAcks:
 
         return relay.thanks(t, relayed, kind)
 
+    async def answer_text(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
+        """A taken burst told in a handler's own answer: the receipt of files that answered
+        a question (if any) over the acknowledgement's lines."""
+        text = await self.describe(session, tip, burst)
+        receipt = await self.receipt(session, burst)
+        if receipt is None:
+            return text
+        return receipt.text + (f"\n\n{text}" if text else "")
+
     async def describe(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
         """The acknowledgement's lines (and, once per report, how to send originals)."""
         t = self._services.catalog.t
@@ -254,9 +346,13 @@ class BurstAcks:
         lines: list[str] = []
         if burst.new_report:
             lines.append(t(lang, "evidence-new-report"))
-        total = await intake.count_media(session, tip.id) if tip is not None else burst.stored
         if burst.stored:
+            total = burst.stored
+            if tip is not None:
+                total = intake.file_count(await intake.media_counts(session, tip.id))
             lines.append(t(lang, "evidence-received", count=burst.stored, total=total))
+        if burst.voices:
+            lines.append(t(lang, "evidence-voices", count=burst.voices))
         limit_mb = self._services.settings.download_limit_bytes // _MB
         for name, size in burst.too_large:
             size_mb = str(round(size / _MB)) if size else "?"
@@ -279,11 +375,16 @@ class BurstAcks:
 
 
 async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
-    """Deliver a burst's acknowledgement with the reporter's current step under it (or,
-    for files answering a question or added to a report, the receipt for those)."""
+    """Deliver a burst's acknowledgement with the reporter's current step under it, brief:
+    its title and buttons (or, for files answering a question or added to a report, the
+    receipt for those). The step's buttons then live on this message alone: the previous
+    acknowledgement keeps only its receipt."""
+    if burst.empty:
+        return
     services = context.services
     acks: BurstAcks = services.acks
     screens: list[Screen] = []
+    step: tuple[int, str, str] | None = None
     async with transaction(services.sessions) as session:
         _, tip = await intake.find_reporter_and_draft(session, services.keyring.pseudonym(chat_id))
         text = await acks.describe(session, tip, burst)
@@ -291,15 +392,37 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
         if receipt is not None:
             screens.append(receipt.with_prefix(text))
             text = ""
-        if tip is not None and (text or burst.stored or burst.new_report or not screens):
+        draft_files = burst.stored or burst.voices or burst.new_report
+        if tip is not None and tip.step is not None and (text or draft_files):
             counts = await intake.media_counts(session, tip.id)
-            screens.append(render.step_screen(services, burst.lang, tip, counts).with_prefix(text))
+            brief = render.step_screen(services, burst.lang, tip, counts, brief=True)
+            screens.append(brief.with_prefix(text))
+            step = (tip.id, tip.step, text)
         elif text:
             screens.append(Screen(Html(text)))
     if burst.relay is not None:
         services.wake_outbox()
+    sent = None
     for screen in screens:
-        await send(context, chat_id, screen)
+        sent = await send(context, chat_id, screen)
+    if step is not None and sent is not None:
+        previous = acks.show(chat_id, ShownStep(sent.message_id, *step))
+        if previous is not None:
+            await retire_messages(context, chat_id, [previous])
+
+
+_T = TypeVar("_T")
+
+
+def _remember(memory: OrderedDict[int, _T], chat_id: int, value: _T, limit: int) -> None:
+    memory[chat_id] = value
+    memory.move_to_end(chat_id)
+    while len(memory) > limit:
+        memory.popitem(last=False)
+
+
+def _retired(shown: ShownStep) -> Retired:
+    return Retired(shown.message_id, Html(shown.receipt) if shown.receipt else None)
 
 
 # ---------------------------------------------------------------------------- receiving
@@ -384,7 +507,7 @@ async def receive(update: Update, context: Ctx) -> None:
 
     async def admit(session: AsyncSession, state: State) -> Reply:
         if not state.consented or state.reporter is None:
-            return consent_first(state)
+            return _before_consent(state, message)
         limit = services.settings.tipbot_max_files_per_report
         target = await relay.relay_target(session, state, message)
         if target is not None:
@@ -394,15 +517,15 @@ async def receive(update: Update, context: Ctx) -> None:
             question = target.question.id if target.question else None
             admitted.append(Admission(target.tip.id, None, target.kind, question))
             return Reply()
-        burst = services.acks.burst(state.person.chat_id, state.lang)
+        acks: BurstAcks = services.acks
         if state.draft is None:
             refusal = await daily_limit_reply(session, state)
             if refusal is not None:
                 return refusal
             state.draft = await intake.create_draft(session, state.reporter, state.lang)
-            burst.new_report = True
+            acks.burst(state.person.chat_id, state.lang).new_report = True
         if await intake.count_media(session, state.draft.id) >= limit:
-            burst.refused += 1
+            acks.burst(state.person.chat_id, state.lang).refused += 1
         else:
             admitted.append(Admission(state.draft.id, state.draft.step))
         return Reply()
@@ -416,19 +539,17 @@ async def receive(update: Update, context: Ctx) -> None:
     async def record(session: AsyncSession, state: State) -> Reply:
         if admission.relay_kind is not None:
             return await _record_relayed(session, state, admission, new, staged)
-        burst = services.acks.burst(state.person.chat_id, state.lang)
+        acks: BurstAcks = services.acks
         tip = state.draft
         if tip is None or tip.id != admission.tip_id:
             # Sent or cancelled (from another process) while the file was downloading.
             new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
-            _note_in_burst(burst, new, state)
+            _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
             return Reply()
         await intake.add_media(session, tip, new, staged, actor=state.actor, store=services.store)
         if new.kind == "voice" and admission.step == "description" and new.status == MEDIA_STORED:
-            counts = await intake.media_counts(session, tip.id)
-            screen = render.step_screen(services, state.lang, tip, counts)
-            return Reply(send=[screen.with_prefix(state.t("description-voice-saved"))])
-        _note_in_burst(burst, new, state)
+            return await _voice_testimony(session, state, tip)
+        _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
         return Reply()
 
     try:
@@ -436,6 +557,28 @@ async def receive(update: Update, context: Ctx) -> None:
     finally:
         if staged is not None:
             services.store.discard(staged)
+
+
+def _before_consent(state: State, message: Message) -> Reply:
+    """A file sent before the person agreed to the privacy terms: nothing is stored before
+    that, so it is neither downloaded nor kept. They are told so plainly, once per album,
+    in their Telegram app's language, with the language choice to start from."""
+    if not state.services.acks.first_of_album(state.person.chat_id, message.media_group_id):
+        return Reply()
+    screen = render.language_choice(state.services.catalog, state.lang)
+    return Reply(send=[screen.with_prefix(state.t("files-before-consent"))])
+
+
+async def _voice_testimony(session: AsyncSession, state: State, tip: Tip) -> Reply:
+    """A voice message at the description step is testimony: one answer says it is saved,
+    over the step's title and buttons (files of the same burst are acknowledged in it)."""
+    acks: BurstAcks = state.services.acks
+    pending = acks.take(state.person.chat_id)
+    lines = [await acks.answer_text(session, tip, pending)] if pending is not None else []
+    lines.append(state.t("description-voice-saved"))
+    counts = await intake.media_counts(session, tip.id)
+    screen = render.step_screen(state.services, state.lang, tip, counts, brief=True)
+    return Reply(send=[screen.with_prefix("\n".join(line for line in lines if line))])
 
 
 async def _record_relayed(
@@ -475,7 +618,9 @@ async def _record_relayed(
 
 
 def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:
-    if new.status == MEDIA_STORED:
+    if new.status == MEDIA_STORED and new.kind in intake.TESTIMONY_KINDS:
+        burst.voices += 1
+    elif new.status == MEDIA_STORED:
         burst.stored += 1
         burst.compressed = burst.compressed or new.recompressed
     elif new.status == MEDIA_TOO_LARGE:

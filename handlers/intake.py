@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import Message, Update
 
 from bot import intake
 from bot.dates import DateError, parse_incident_date
@@ -37,33 +37,39 @@ def today(services: Services) -> datetime:
 # ---------------------------------------------------------------------------- screens
 
 
-def location_keyboard(state: State) -> Screen:
-    markup = ReplyKeyboardMarkup(
-        [[KeyboardButton(state.t("where-share-button"), request_location=True)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-        input_field_placeholder=state.t("where-placeholder"),
-    )
-    return Screen(Html(state.t("where-share-hint")), markup)
-
-
 async def step_screens(
-    session: AsyncSession, state: State, tip: Tip, *, variant: str = ""
+    session: AsyncSession, state: State, tip: Tip, *, variant: str = "", brief: bool = False
 ) -> list[Screen]:
-    """The current step's prompt (plus the location keyboard when entering "where")."""
+    """The current step's prompt.
+
+    The place step offers no one-tap "send my current location" keyboard: it would be the
+    biggest control on the screen, right under the advice not to share where one is. Its
+    text explains how to send a chosen point instead (📎 → Location, move the pin).
+    """
     counts = await intake.media_counts(session, tip.id) if tip.step in _COUNTED_STEPS else {}
-    screens = [render.step_screen(state.services, state.lang, tip, counts, variant=variant)]
-    if tip.step == "where" and not variant:
-        screens.append(location_keyboard(state))
-    return screens
+    screen = render.step_screen(
+        state.services, state.lang, tip, counts, variant=variant, brief=brief
+    )
+    return [screen]
 
 
 async def reprompt(
-    session: AsyncSession, state: State, tip: Tip, key: str, **args: object
+    session: AsyncSession, state: State, tip: Tip, key: str, *, brief: bool = False, **args: object
 ) -> Reply:
-    """A clear message about what went wrong, with the step's buttons right under it."""
-    screens = await step_screens(session, state, tip)
+    """A clear message (what went wrong, or what was saved) with the step's buttons right
+    under it: over the step's whole screen, or, ``brief``, over its title only."""
+    screens = await step_screens(session, state, tip, brief=brief)
     return Reply(send=[screens[0].with_prefix(state.t(key, **args))])
+
+
+def retire_finished(state: State, reply: Reply, *, pressed: int | None = None) -> Reply:
+    """Add to ``reply`` the file acknowledgement (sent with a step's buttons) that this
+    update left behind: the report moved on from its step, or was sent or deleted. A press
+    can overtake an acknowledgement on its way, which then sits below the new screen."""
+    acks = state.services.acks
+    if acks is not None and state.consented:
+        reply.retire.extend(acks.retire(state.person.chat_id, state.draft, pressed=pressed))
+    return reply
 
 
 def saved_line(state: State, field: str, value: str) -> str:
@@ -80,15 +86,9 @@ async def move_to(
     via_callback: bool,
     from_review: bool = False,
 ) -> Reply:
-    """Go to ``step`` and show it: in place of the pressed message, or as a new message.
-
-    Leaving "where" first sends a message that removes the location keyboard.
-    """
-    leaving_where = tip.step == "where" and step != "where"
+    """Go to ``step`` and show it: in place of the pressed message, or as a new message."""
     intake.go_to(tip, step, from_review=from_review)
     screens = await step_screens(session, state, tip)
-    if leaving_where:
-        return Reply(send=[Screen(Html(prefix or "✓"), ReplyKeyboardRemove()), *screens])
     screens[0] = screens[0].with_prefix(prefix)
     if via_callback:
         return Reply(edit=screens[0], send=screens[1:])
@@ -164,9 +164,11 @@ async def step_button(update: Update, context: Ctx) -> None:
     """Every ``r:...`` button: resume/restart/discard, and each step's actions."""
     query = update.callback_query
     parts = (query.data or "").split(":") if query is not None else []
+    pressed = query.message.message_id if query is not None and query.message else None
 
     async def decide(session: AsyncSession, state: State) -> Reply:
-        return await _dispatch_button(session, state, parts)
+        reply = await _dispatch_button(session, state, parts)
+        return retire_finished(state, reply, pressed=pressed)
 
     await respond(update, context, decide)
 
@@ -211,14 +213,9 @@ async def _dispatch_button(session: AsyncSession, state: State, parts: list[str]
 
 
 async def _discard(session: AsyncSession, state: State, tip: Tip) -> Reply:
-    had_location_keyboard = tip.step == "where"
     await intake.discard_draft(session, tip, actor=state.actor, reason="cancelled")
-    menu = render.menu(state.services.catalog, state.lang, state.t("discarded"))
-    if had_location_keyboard:
-        return Reply(
-            edit=menu, send=[Screen(Html(state.t("keyboard-closed")), ReplyKeyboardRemove())]
-        )
-    return Reply(edit=menu)
+    state.draft = None
+    return Reply(edit=render.menu(state.services.catalog, state.lang, state.t("discarded")))
 
 
 ButtonAction = Callable[[AsyncSession, State, Tip, str, str], Awaitable[Reply]]
@@ -309,17 +306,18 @@ async def _evidence_button(
     pending = acks.take(state.person.chat_id) if acks is not None else None
     if pending is None:
         return await advance(session, state, tip, "", via_callback=True)
-    prefix = await acks.describe(session, tip, pending)
     # Files answering a question came in the same burst: their receipt goes first.
-    receipt = await acks.receipt(session, pending)
-    if receipt is not None:
-        prefix = receipt.text + (f"\n\n{prefix}" if prefix else "")
+    prefix = await acks.answer_text(session, tip, pending)
     return await advance(session, state, tip, prefix, via_callback=True)
 
 
 async def _contact_button(
-    session: AsyncSession, state: State, tip: Tip, action: str, _arg: str
+    session: AsyncSession, state: State, tip: Tip, action: str, arg: str
 ) -> Reply:
+    if action == "notify" and arg in ("on", "off"):
+        # The separate opt-in for the "reviewed" notice: ticked or not, same step.
+        tip.notify_reviewed = arg == "on"
+        return Reply(edit=(await step_screens(session, state, tip))[0])
     if action not in ("yes", "no"):
         return _stale(state)
     tip.contact_allowed = action == "yes"
@@ -392,7 +390,7 @@ async def _append_description(
     total = settings.tipbot_description_total_chars
     if not intake.append_description(tip, text, total_limit=total):
         return await reprompt(session, state, tip, "description-total-too-long", limit=total)
-    return await reprompt(session, state, tip, saved_key)
+    return await reprompt(session, state, tip, saved_key, brief=True)
 
 
 async def _description_text(session: AsyncSession, state: State, tip: Tip, text: str) -> Reply:

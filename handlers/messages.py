@@ -11,7 +11,7 @@ from telegram import Update
 
 from handlers import evidence, relay
 from handlers.base import Ctx, handler
-from handlers.intake import on_location, on_text, on_unsupported
+from handlers.intake import on_location, on_text, on_unsupported, retire_finished
 from handlers.replies import Reply
 from handlers.state import State, respond
 
@@ -26,6 +26,11 @@ async def private_message(update: Update, context: Ctx) -> None:
         return
 
     async def decide(session: AsyncSession, state: State) -> Reply:
+        # Typed text or a point can finish a step (the date, the place, who): a file
+        # acknowledgement left with that step's buttons is retired.
+        return retire_finished(state, await answer(session, state))
+
+    async def answer(session: AsyncSession, state: State) -> Reply:
         if message.text is not None:
             target = await relay.relay_target(session, state, message)
             if target is not None:

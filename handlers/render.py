@@ -8,6 +8,7 @@ erase the conversation, ``d:<yes|no>`` delete my data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton
 
@@ -31,12 +32,21 @@ def language_choice(catalog: Catalog, selected: str) -> Screen:
     return Screen(text, keyboard(rows))
 
 
+def org_name(services: Services, lang: str, *, inline: bool = False) -> str:
+    """TIPBOT_ORG_NAME, or, when the operator left it unset, a neutral phrase in the reader's
+    language (``inline``: the form for the middle of a sentence)."""
+    name = services.settings.tipbot_org_name
+    if name:
+        return name
+    return services.catalog.t(lang, "org-unnamed-inline" if inline else "org-unnamed")
+
+
 def intro(services: Services, lang: str) -> Screen:
     t = services.catalog.t
     text = t(
         lang,
         "intro",
-        org=services.settings.tipbot_org_name,
+        org=org_name(services, lang),
         handle=services.official_handle,
     )
     rows = [
@@ -48,22 +58,44 @@ def intro(services: Services, lang: str) -> Screen:
 
 
 def privacy(services: Services, lang: str, *, consented: bool) -> Screen:
+    """The privacy notice: one phone screen, the details behind "More"."""
     t = services.catalog.t
-    text = t(
-        lang,
-        "privacy-full",
-        org=services.settings.tipbot_org_name,
-        handle=services.official_handle,
-    )
+    text = t(lang, "privacy-notice")
+    details = [button(t(lang, "privacy-more"), f"c:details:{lang}")]
     if consented:
         rows = [
             [button(t(lang, "erase-chat-button"), "e:-")],
+            details,
             [button(t(lang, "back-to-menu"), "m:menu")],
         ]
         return Screen(text, keyboard(rows))
     rows = [
         [button(t(lang, "intro-agree"), f"c:agree:{lang}")],
+        details,
         [button(t(lang, "nav-back"), f"c:intro:{lang}")],
+    ]
+    return Screen(text, keyboard(rows))
+
+
+def privacy_details(services: Services, lang: str, *, consented: bool) -> Screen:
+    """Everything the short notice leaves out: who runs the bot, what is kept and why,
+    contact, the reporter's choices, Telegram's limits. Back leads to the notice."""
+    t = services.catalog.t
+    text = t(
+        lang,
+        "privacy-details",
+        org=org_name(services, lang, inline=True),
+        handle=services.official_handle,
+    )
+    if consented:
+        rows = [
+            [button(t(lang, "nav-back"), "m:privacy")],
+            [button(t(lang, "back-to-menu"), "m:menu")],
+        ]
+        return Screen(text, keyboard(rows))
+    rows = [
+        [button(t(lang, "intro-agree"), f"c:agree:{lang}")],
+        [button(t(lang, "nav-back"), f"c:more:{lang}")],
     ]
     return Screen(text, keyboard(rows))
 
@@ -114,11 +146,16 @@ def discard_confirm(catalog: Catalog, lang: str, tip: Tip) -> Screen:
 
 
 def _nav(
-    catalog: Catalog, lang: str, tip: Tip, *, skip: bool = False
+    catalog: Catalog, lang: str, tip: Tip, *, skip: bool = False, back_to: str = ""
 ) -> list[InlineKeyboardButton]:
+    """Back, (Skip,) Cancel. Back leads to the step before (or the review), or, on a
+    sub-screen, to ``back_to`` (the step's choices): one Back per screen, so two buttons that
+    look the same never lead to different places."""
     step = tip.step or STEPS[0]
     row: list[InlineKeyboardButton] = []
-    if intake.previous_step(tip) is not None:
+    if back_to:
+        row.append(button(catalog.t(lang, "nav-back"), f"r:{step}:{back_to}"))
+    elif intake.previous_step(tip) is not None:
         key = "nav-back-review" if tip.return_to_review else "nav-back"
         row.append(button(catalog.t(lang, key), f"r:{step}:back"))
     if skip:
@@ -143,11 +180,26 @@ def step_screen(
     media_counts: Mapping[str, int] | None = None,
     *,
     variant: str = "",
+    brief: bool = False,
 ) -> Screen:
-    """The prompt of the draft's current step (``variant`` picks a sub-screen)."""
+    """The prompt of the draft's current step (``variant`` picks a sub-screen).
+
+    ``brief``: the step's title (with what it holds so far: the description saved, the
+    review's summary) over the same buttons, for an answer that comes while the reporter is
+    at the step (a file's receipt, "saved"): the step's text was shown when they got there,
+    and is not repeated after every message.
+    """
     step = tip.step or STEPS[0]
-    render = _RENDERERS[step]
-    return render(services, lang, tip, dict(media_counts or {}), variant)
+    counts = dict(media_counts or {})
+    screen = _RENDERERS[step](services, lang, tip, counts, variant)
+    if not brief:
+        return screen
+    lines = [_title(services.catalog, lang, step)]
+    if step == "description":
+        lines.extend(_description_saved(services, lang, tip, counts))
+    elif step == "review":  # what is about to be sent stays in view, up to date
+        lines.extend(["", describe_tip(services, lang, tip, counts)])
+    return Screen(Html("\n".join(lines)), screen.markup)
 
 
 def _category(
@@ -168,24 +220,34 @@ def _description(
 ) -> Screen:
     t = services.catalog.t
     parts = [_title(services.catalog, lang, "description"), t(lang, "step-description-text")]
-    voices = media.get("voice", 0)
-    chars = len(tip.description or "")
-    if chars:
-        parts.append(t(lang, "step-description-saved", chars=chars, voices=voices))
-    elif voices:
-        parts.append(t(lang, "step-description-saved-voice", voices=voices))
+    saved = _description_saved(services, lang, tip, media)
+    parts.extend(saved)
     rows: list[list[InlineKeyboardButton]] = []
-    if chars or voices:
+    if saved:
         rows.append([button(t(lang, "nav-next"), "r:description:next")])
     rows.append(_nav(services.catalog, lang, tip))
     return Screen(Html("\n".join(parts)), keyboard(rows))
+
+
+def _description_saved(
+    services: Services, lang: str, tip: Tip, media: Mapping[str, int]
+) -> list[str]:
+    """What the description holds so far (a line), or nothing when it is still empty."""
+    t = services.catalog.t
+    voices = media.get("voice", 0)
+    chars = len(tip.description or "")
+    if chars:
+        return [t(lang, "step-description-saved", chars=chars, voices=voices)]
+    if voices:
+        return [t(lang, "step-description-saved-voice", voices=voices)]
+    return []
 
 
 def _when(services: Services, lang: str, tip: Tip, _media: dict[str, int], variant: str) -> Screen:
     t = services.catalog.t
     title = _title(services.catalog, lang, "when")
     if variant == "type":
-        rows = [[button(t(lang, "nav-back"), "r:when:show")], _nav(services.catalog, lang, tip)]
+        rows = [_nav(services.catalog, lang, tip, back_to="show")]
         return Screen(Html(f"{title}\n{t(lang, 'step-when-type')}"), keyboard(rows))
     rows = [
         [
@@ -234,7 +296,7 @@ def _who(services: Services, lang: str, tip: Tip, _media: dict[str, int], varian
     t = services.catalog.t
     title = _title(services.catalog, lang, "who")
     if variant == "other":
-        rows = [[button(t(lang, "nav-back"), "r:who:show")], _nav(services.catalog, lang, tip)]
+        rows = [_nav(services.catalog, lang, tip, back_to="show")]
         return Screen(Html(f"{title}\n{t(lang, 'step-who-other')}"), keyboard(rows))
     choices = ["unknown", *services.settings.tipbot_parties]
     rows = [
@@ -250,7 +312,7 @@ def _evidence(
     services: Services, lang: str, tip: Tip, media: dict[str, int], _variant: str
 ) -> Screen:
     t = services.catalog.t
-    total = sum(media.values())
+    total = intake.file_count(media)  # voice messages are testimony, shown at step 2
     parts = [
         _title(services.catalog, lang, "evidence"),
         t(lang, "step-evidence-text", max=services.settings.tipbot_max_files_per_report),
@@ -267,8 +329,15 @@ def _evidence(
 def _contact(
     services: Services, lang: str, tip: Tip, _media: dict[str, int], _variant: str
 ) -> Screen:
+    """A separate tick first (it stays on the step): one message when the report has been
+    reviewed, off unless ticked. Then may the team ask questions: yes or no moves on."""
     t = services.catalog.t
+    if tip.notify_reviewed:
+        notify = button(t(lang, "contact-notify-on"), "r:contact:notify:off")
+    else:
+        notify = button(t(lang, "contact-notify-off"), "r:contact:notify:on")
     rows = [
+        [notify],
         _choice(t(lang, "contact-yes"), "r:contact:yes", chosen=tip.contact_allowed),
         _choice(t(lang, "contact-no"), "r:contact:no", chosen=not tip.contact_allowed),
         _nav(services.catalog, lang, tip),
@@ -350,6 +419,20 @@ def date_text(services: Services, lang: str, tip: Tip) -> str:
     return t(lang, key, date=shown)
 
 
+def moment_text(services: Services, moment: datetime) -> str:
+    """A moment as people read it, in TIPBOT_TIMEZONE and saying so: "08.03.2026 14:05
+    UTC+2" (the offset names the zone in any language, summer time included)."""
+    local = moment.astimezone(services.timezone)
+    offset = local.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    zone = "UTC"
+    if minutes:
+        sign = "+" if minutes > 0 else "-"
+        hours, rest = divmod(abs(minutes), 60)
+        zone += f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return f"{local:%d.%m.%Y %H:%M} {zone}"
+
+
 def perpetrator_text(services: Services, lang: str, tip: Tip) -> str:
     t = services.catalog.t
     if tip.perpetrator is None:
@@ -377,16 +460,23 @@ def describe_tip(services: Services, lang: str, tip: Tip, media: Mapping[str, in
     if len(description) > _PREVIEW_CHARS:
         description = description[:_PREVIEW_CHARS].rstrip() + "…"
     category = t(lang, f"category-{tip.category}") if tip.category else t(lang, "not-answered")
+    # Voice messages are testimony: they go with the description, not among the files.
+    voices = media.get("voice", 0)
+    told: list[str] = [escape(description)] if description else []
+    if voices:
+        told.append("🎙 " + t(lang, "media-kind-voice", count=voices))
+    files = {kind: count for kind, count in media.items() if kind not in intake.TESTIMONY_KINDS}
     return t(
         lang,
         "review-summary",
         category=category,
-        description=escape(description) if description else t(lang, "description-voice-only"),
+        description=Html(" ".join(told)) if told else t(lang, "not-answered"),
         date=Html(date_text(services, lang, tip)),
         place=Html(place_text(services, lang, tip)),
         perpetrator=Html(perpetrator_text(services, lang, tip)),
-        media=Html(media_text(services.catalog, lang, media)),
+        media=Html(media_text(services.catalog, lang, files)),
         contact=t(lang, "contact-yes-short" if tip.contact_allowed else "contact-no-short"),
+        notify=t(lang, "contact-yes-short" if tip.notify_reviewed else "contact-no-short"),
     )
 
 

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.i18n import Html
 from handlers.base import Ctx, Screen, answer, send, show
+
+
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """An earlier message whose screen is over (its step is finished): it keeps only
+    ``text`` (a receipt), without buttons, or is deleted when there is nothing to keep."""
+
+    message_id: int
+    text: Html | None = None
 
 
 @dataclass(slots=True)
@@ -25,6 +35,8 @@ class Reply:
     With ``erase_from``, the first screen is sent first and then every message of the chat
     from ``erase_from`` up to just before it is deleted (both sides), so that screen is
     what remains — however many messages arrived after the pressed button.
+
+    ``retire`` lists earlier messages showing a screen that is over, changed last.
     """
 
     edit: Screen | None = None
@@ -32,6 +44,7 @@ class Reply:
     toast: str | None = None
     alert: bool = False
     erase_from: int | None = None
+    retire: list[Retired] = field(default_factory=list)
 
 
 async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
@@ -63,6 +76,20 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
             await erase_messages(context, chat.id, range(reply.erase_from, kept.message_id))
     for screen in pending:
         await send(context, chat.id, screen)
+    await retire_messages(context, chat.id, reply.retire)
+
+
+async def retire_messages(context: Ctx, chat_id: int, retired: Sequence[Retired]) -> None:
+    """Take a finished screen's buttons away (keeping its receipt text), or delete it; one
+    already gone or too old to change is left as it is."""
+    for item in retired:
+        with contextlib.suppress(BadRequest, Forbidden):
+            if item.text:
+                await context.bot.edit_message_text(
+                    item.text, chat_id=chat_id, message_id=item.message_id
+                )
+            else:
+                await context.bot.delete_message(chat_id, item.message_id)
 
 
 async def erase_messages(context: Ctx, chat_id: int, message_ids: Sequence[int]) -> None:

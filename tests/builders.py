@@ -44,8 +44,9 @@ async def submit_tip(
     async with transaction(sessions) as session:
         reporter = await intake.find_reporter(session, pseudonym)
         if reporter is None:
+            # Named by ``pseudonym`` too, so the tests can look for it in what is exported.
             reporter = await intake.record_consent(
-                session, pseudonym=pseudonym, chat_id_enc="enc", language="uk"
+                session, pseudonym=pseudonym, chat_id_enc="enc", language="uk", name=pseudonym
             )
         tip = await intake.create_draft(session, reporter, "uk")
         tip.category = category

@@ -208,7 +208,7 @@ def message_text(catalog: Catalog, settings: Settings, anchor: Anchor) -> Html:
     return catalog.t(
         settings.tipbot_moderator_language,
         "anchor-message",
-        org=settings.tipbot_org_name,
+        org=settings.org_label,
         # As text: Fluent would group a number's digits ("12 345"), and people compare it.
         seq=str(anchor.seq),
         hash=anchor.hash,

@@ -84,7 +84,7 @@ def register(commands: Subcommands) -> None:
         metavar="FILE",
         help="for a .age bundle: the age identity file (AGE-SECRET-KEY-1...) to decrypt it",
     )
-    check.set_defaults(run=run_verify_bundle)
+    check.set_defaults(run=run_verify_bundle, needs_database=False)  # reads a bundle only
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -136,7 +136,7 @@ async def _bundle(
             profile=profile,
             filters=filters,
             actor=cli_actor(),
-            org_name=settings.tipbot_org_name,
+            org_name=settings.org_label,
             tsa_urls=settings.tsa_urls,
             tsa_ca_file=settings.tsa_ca_file,
             include_file_metadata=args.include_file_metadata,

@@ -7,40 +7,45 @@ language-choose = Choose your language:
 language-set = ✓ The bot will now speak English.
 
 intro =
-    <b>{ $org }</b> collects reports of war crimes and human-rights violations: attacks on civilians and on homes, hospitals and schools, killings, torture, abductions, deportations, looting, graves.
+    <b>{ $org }</b> collects reports of war crimes and human-rights violations: attacks on civilians, killings, torture, abductions, deportations, looting.
 
-    <b>Is this the real bot?</b> Our only official bot is { $handle }. Check the name letter by letter: fake copies exist. We never ask for money, passwords, identity documents, a photo of your face or a sample of your voice, or where troops are right now.
+    <b>Is this the real bot?</b> Our only official bot is { $handle }: check it letter by letter, fakes exist. We never ask for money, passwords, documents, your face or voice, or where troops are.
 
-    <b>What happens to your report:</b> our team reads every report and checks it. Verified information and files may be passed to investigators and prosecutors. You get a reference code; nothing else is needed from you.
+    <b>Safety first:</b> do not take risks to collect evidence. The bot can erase this chat, but that is not a guarantee.
 
-    <b>Your safety comes first.</b> Do not take risks to collect evidence. After reporting, the bot can erase this chat — but erasing is not a guarantee: Telegram chats are not end-to-end encrypted, and copies may remain (backups, notifications, other devices).
-
-    <b>Privacy in brief:</b> we do not store your name, username or phone number. We know you only by a code made from your Telegram account. What you send us is kept as evidence. You can delete your data at any time; reports already being reviewed are kept as evidence.
+    <b>Privacy:</b> we keep no name, username or phone number. What you send is kept as evidence and may go to investigators. You can delete your data at any time.
 intro-agree = ✅ I agree, continue
 intro-more = More about privacy
 
-privacy-full =
+privacy-notice =
     <b>Privacy and safety</b>
+
+    <b>We keep</b> your reports and files exactly as received (a file can show where and when it was made), and your chat number, encrypted, to answer you. <b>We never keep</b> your name, username or phone number.
+
+    <b>Our moderators</b> read reports; verified information may go to investigators and courts. We never publish who reported.
+
+    <b>Telegram:</b> bot chats are not end-to-end encrypted. The bot can erase this chat for up to 48 hours after each message; erasing is not a guarantee.
+
+    You can delete your data at any time (menu → “Delete my data”).
+privacy-more = 📖 More details
+
+privacy-details =
+    <b>Privacy: the details</b>
 
     <b>Who we are.</b> This bot is run by { $org }. Our only official bot is { $handle }.
 
-    <b>What we keep:</b> your reports (category, description, date, place, who was responsible), the files you send, exactly as received, with their technical details (these can include the place and time a photo was taken), whether you allow us to contact you, the date you agreed to these terms, and a code that stands for your Telegram account. To be able to answer you, we keep your chat number encrypted.
+    <b>What we keep:</b> your reports (category, description, date, place, who was responsible); your files, exactly as received, with their technical details (these can include the place and time a photo was taken); your choices about contact; the date you agreed to these terms; a code that stands for your Telegram account; and your chat number, encrypted, so that we can answer you.
 
-    <b>What we do not keep:</b> your name, username, phone number or profile photo.
+    <b>Contact:</b> we write to you only if you allow it in a report: questions from our team and, if you ask for it, one message when the report has been reviewed. They arrive as ordinary Telegram messages, with a notification on your phone. We never reveal who on our team asked.
 
-    <b>Who sees your reports:</b> our moderators. Verified information may be shared with investigators, prosecutors and courts. We never publish who reported.
+    <b>Your choices:</b> “My reports” shows what you sent. “Delete my data” deletes unfinished reports, withdraws and erases reports not yet reviewed, and forgets your chat. Reports already under review are kept, because they may already be evidence, but they are detached from you: if you use the bot again, you start afresh, and nothing links your new reports to the earlier ones.
 
-    <b>Contact:</b> we write to you only if you allow it in a report, and never reveal who on our team asked.
-
-    <b>Your choices:</b> "My reports" shows what you sent. "Delete my data" deletes unfinished reports, withdraws and erases reports not yet reviewed, and forgets your chat. Reports already under review are kept, because they may already be evidence; they are not linked to your name.
-
-    <b>Telegram:</b> chats with bots are cloud chats, not end-to-end encrypted; Telegram itself sees them. The bot can erase its chat with you for up to 48 hours after each message; older messages you can delete yourself. Erasing is not a guarantee.
-
-    <b>Staying safe:</b> do not put yourself at risk to collect evidence. If your phone may be checked, erase the chat after reporting, and consider deleting photos from your gallery once they are sent.
+    <b>Staying safe:</b> if your phone may be checked, erase the chat after reporting, delete the chat itself from your chat list, and consider deleting sent photos from your gallery. Messages older than 48 hours only you can delete.
 
 consent-thanks = ✓ Thank you. You can report now.
 consent-first = To use the bot, please choose your language and read the short introduction first.
 consent-first-short = Please choose a language first.
+files-before-consent = ⚠️ What you sent was not kept: nothing is stored before you agree to our privacy terms. Please choose your language, read the short introduction and agree — then send your files again.
 
 ## Menu
 
@@ -72,6 +77,17 @@ unknown-command = I don't know this command. Send /help to see what I can do.
 edited-ignored = I can't pick up changes to a message that was already sent. Please send the correction as a new message.
 group-pointer = Reports are taken only in a private chat, to protect you. Please write to me directly: @{ $username }
 
+# TIPBOT_ORG_NAME not set: who runs the bot, in the introduction (starting a sentence) and in the privacy notice (inside one).
+org-unnamed = The team behind this bot
+org-unnamed-inline = the team behind this bot
+
+# The bot was added to a group by one of the group's admins (TIPBOT_MODERATOR_LANGUAGE).
+group-added =
+    👋 To make this the moderators' group, put this line in the bot's settings and restart it:
+    <code>MODERATOR_CHAT_ID={ $chat_id }</code>
+    I should be an administrator allowed to delete messages (and to manage topics, if you use them).
+group-added-configured = ✓ This is the moderators' group (MODERATOR_CHAT_ID): new reports will appear here.
+
 ## Commands (shown in Telegram's menu)
 
 cmd-start = Start / main menu
@@ -92,7 +108,6 @@ discard-confirm = Cancel this report? What you entered and the files you sent fo
 discard-yes = Yes, delete it
 discard-no = No, continue
 discarded = ✓ The report was cancelled and deleted.
-keyboard-closed = ✓
 cancel-nothing = There is no report in progress.
 no-open-report = This report is no longer open.
 stale-button = This button is no longer active.
@@ -154,7 +169,6 @@ step-description-saved-voice = <i>Saved so far: { $voices ->
 description-saved = ✓ Saved.
 description-appended = ✓ I added your text to the description.
 description-voice-saved = 🎙 Your voice message is saved as testimony.
-description-voice-only = (voice message)
 description-empty = Please describe what happened first — in a message or a voice message.
 description-too-long = ⚠️ This message is too long ({ $length } characters; up to { $limit } fit in one). Nothing was saved: please shorten it, or split it into two messages — each is added to the description.
 description-total-too-long = ⚠️ The description is already very long (up to { $limit } characters in all). This message was not added. Please press “Next”; you can mention anything else to our team if they contact you.
@@ -180,11 +194,9 @@ date-unknown = unknown
 
 step-where-title = <b>Step { $number } of { $total } · Where did it happen?</b>
 step-where-text =
-    Type the name of the town or village, for example <code>Bucha</code>, or share a point on the map: 📎 → Location, and move the pin to the place.
-    <i>Only share your current location if you are safe and it is the place of the incident: a shared point shows where you are.</i>
-where-share-hint = Or tap the button below to send your current location.
-where-share-button = 📍 Send my current location
-where-placeholder = Town or village
+    Type the name of the town or village, for example <code>Bucha</code>.
+    Or send a point on the map: 📎 → Location, move the pin to the place of the incident and tap “Send selected location”.
+    <i>Send your current location only if the incident happened right there and you are safe: it shows where you are.</i>
 where-unknown = I don't know / prefer not to say
 where-matches = I found these places for “{ $typed }”. Choose one:
 where-not-found = I couldn't find “{ $typed }” among Ukrainian settlements. Check the spelling, type a larger town nearby, or share a point on the map. You can also keep your text as it is.
@@ -226,6 +238,10 @@ evidence-received = { $count ->
         [one] ✓ 1 file received
        *[other] ✓ { $count } files received
     }, { $total } in total.
+evidence-voices = { $count ->
+        [one] 🎙 1 voice message saved as testimony.
+       *[other] 🎙 { $count } voice messages saved as testimony.
+    }
 evidence-too-large = ⚠️ “{ $name }” ({ $size } MB) is larger than the { $limit } MB the bot can download. It is recorded, and our team can still view it in Telegram. If you can, also send a shorter or smaller version.
 evidence-failed = { $count ->
         [one] ⚠️ 1 file could not be saved because of a connection problem. Please send it again.
@@ -256,7 +272,11 @@ unsupported = ⚠️ { $what } are not accepted here.
 ## Step 7: contact
 
 step-contact-title = <b>Step { $number } of { $total } · May we contact you?</b>
-step-contact-text = May our team ask you follow-up questions through this bot? They will not see who you are. If you choose “No”, no one will write to you about this report.
+step-contact-text =
+    May our team ask you follow-up questions through this bot? No one on the team will see who you are. Questions arrive as ordinary messages, so your phone shows them as notifications, on the lock screen too. If you choose “No”, no one will ask you anything about this report.
+    To also get one message when your report has been reviewed, tick the box first: without the tick, none is sent.
+contact-notify-off = ⬜️ Tell me when it has been reviewed
+contact-notify-on = ☑️ Tell me when it has been reviewed
 contact-yes = Yes, you may ask me questions
 contact-no = No
 contact-yes-short = yes
@@ -275,6 +295,7 @@ review-summary =
     <b>Responsible:</b> { $perpetrator }
     <b>Files:</b> { $media }
     <b>Contact for questions:</b> { $contact }
+    <b>Message when reviewed:</b> { $notify }
 review-edit-category = ✏️ Category
 review-edit-description = ✏️ Description
 review-edit-when = ✏️ Date
@@ -325,8 +346,9 @@ submitted =
     If your phone may be checked, you can erase this conversation now. The bot deletes both your messages and its own from the last 48 hours and leaves only the reference. Erasing is not a guarantee: copies may remain elsewhere.
 erase-button = 🧹 Erase this conversation
 erase-working = Erasing…
-erase-done = Reference { $reference }.
+erase-done = Reference: { $reference }.
 erase-done-plain = ✓
+delete-chat-hint = The chat itself stays in your chat list. To remove it: press and hold it in the list and tap 🗑 (Android), swipe it left and tap “Delete” (iPhone), or right-click it and choose “Delete chat” (computer); then confirm.
 
 ## My reports
 
@@ -344,7 +366,7 @@ delete-confirm =
     <b>Delete my data?</b>
     • unfinished reports are deleted;
     • reports not yet reviewed are withdrawn, and their text and files are deleted;
-    • reports already under review are kept: they may already be evidence (they are not linked to your name);
+    • reports already under review are kept: they may already be evidence, but they are detached from you;
     • your encrypted chat number is forgotten, and this conversation is erased as far as Telegram allows (48 hours).
     This cannot be undone.
 delete-yes = Yes, delete my data
@@ -363,7 +385,7 @@ delete-kept = { $count ->
         [one] Kept: 1 report already under review ({ $references }). It may already be evidence in an investigation, so it cannot be removed; it is not linked to your name.
        *[other] Kept: { $count } reports already under review ({ $references }). They may already be evidence in an investigation, so they cannot be removed; they are not linked to your name.
     }
-delete-remains = What remains: a record without content that your data was deleted (our log of who did what to evidence cannot be changed), and, in this chat, any messages older than 48 hours, which only you can delete. To use the bot again, send /start.
+delete-remains = What remains: a record without content that your data was deleted (our log of who did what to evidence cannot be changed), and, in this chat, any messages older than 48 hours, which only you can delete. To use the bot again, send /start: you will start afresh, and nothing will link your new reports to the earlier ones.
 
 ## Follow-ups (reporter side)
 
@@ -478,7 +500,7 @@ mod-refused-unreachable = The reporter can no longer be reached (they deleted th
 mod-age-minutes = { $count } min
 mod-age-hours = { $count } h
 mod-age-days = { $count } d
-mod-line = { $urgent }<code>{ $reference }</code> · { $category } · { $oblast } · { $age } · 📎{ $files }
+mod-line = { $urgent }<code>{ $reference }</code> · { $category } · 📍 { $place } · 📅 { $date } · { $age } · 📎{ $files } · “{ $words }”
 mod-digest-title = 📥 <b>{ $count ->
         [one] 1 new report
        *[other] { $count } new reports
@@ -506,6 +528,7 @@ mod-action-draft_deleted = draft deleted
 mod-action-withdrawn = withdrawn
 mod-action-erased = content erased
 mod-action-data_deleted = reporter deleted their data
+mod-action-reporter_detached = reporter's data deleted: their reports detached from them
 mod-action-conversation_erased = reporter erased the conversation
 mod-action-taken = taken
 mod-action-released = released
@@ -522,14 +545,58 @@ mod-action-information_added = reporter added information
 mod-action-evidence_viewed = viewed { $view ->
     [media] the files
     [map] the map
+    [metadata] the files' metadata
    *[text] the full text
 }
 mod-action-moderation_refused = refused a non-moderator
+mod-card-notes = 🗒 { $count ->
+        [one] 1 internal note
+       *[other] { $count } internal notes
+    } (in the History)
+mod-card-metadata = 🛰 File metadata: capture time in { $timed }, GPS in { $placed }
+mod-card-metadata-date-off = ⚠️ { $count ->
+        [one] 1 file dated
+       *[other] { $count } files dated
+    } more than a day from the reported date
+mod-card-metadata-place-off = ⚠️ { $count ->
+        [one] 1 file located
+       *[other] { $count } files located
+    } over 25 km from the reported place
+mod-btn-metadata = 🛰 Metadata
+mod-btn-note = 📝 Note
+mod-btn-undo = ↩️ Undo (1 min)
+mod-btn-reopen = 🔓 Reopen…
+mod-reopen-new_information = New information
+mod-reopen-mistake = The verdict was a mistake
+mod-reopen-other = Other reason
+mod-done-undo = Undone ({ $verdict }): the report is back as it was; the reporter was not told.
+mod-done-reopen = Reopened: the report is in review again.
+mod-refused-undo-expired = The minute to undo has passed; use “Reopen…” with a reason.
+mod-no-metadata = No file of this report carries a capture time or a position.
+mod-note-prompt = 📝 Write an internal note on <code>{ $reference }</code> as a <b>reply to this message</b>. Only moderators see it: it is never sent to the reporter.
+mod-note-placeholder = Internal note (moderators only)
+mod-note-saved = 📝 Internal note saved on <code>{ $reference }</code> (only moderators see it).
+mod-note-too-long = The note is too long (up to { $limit } characters).
+mod-btn-keep-note = 📝 Keep as an internal note
+mod-meta-title =
+    🛰 <b>Metadata in the files of { $reference }</b>
+    Reported: { $date } · { $place }
+mod-meta-file = { $number }. { $kind } <i>{ $name }</i>
+mod-meta-taken = 📅 taken { $when }
+mod-meta-date-off = ⚠️ { $count ->
+        [one] 1 day
+       *[other] { $count } days
+    } outside the reported date
+mod-meta-gps = 🧭 <a href="{ $osm }">{ $lat }, { $lon }</a>
+mod-meta-place-off = ⚠️ { $km } km from the reported place
+mod-action-verdict_undone = verdict undone
+mod-action-reopened = reopened
+mod-action-note_added = internal note
 mod-ask-prompt = ✍️ Write your question for the reporter of <code>{ $reference }</code> as a <b>reply to this message</b>. They will not see who asked.
 mod-ask-placeholder = Question for the reporter
 mod-ask-not-allowed = The reporter of { $reference } did not allow contact: no questions can be sent.
 mod-ask-queued = ✓ The question will be sent to the reporter of <code>{ $reference }</code>; their answer will appear here.
-mod-question-offer = Send this reply to the reporter of <code>{ $reference }</code> as a question? They will not see who asked.
+mod-question-offer = What should become of this reply about <code>{ $reference }</code>? Send it to the reporter as a question (they will not see who asked), keep it as an internal note for the moderators, or neither.
 mod-btn-send-question = ❓ Send to the reporter
 mod-btn-keep-question = Don’t send
 mod-question-kept = Not sent: the reply stays among the moderators.
@@ -562,6 +629,7 @@ mod-stats-day = <b>Last 14 days:</b>
 mod-help =
     <b>Moderating</b>
     New reports arrive here as cards — or, when many wait, as lists with an “Open” button for each. Buttons on a card: Media, Map, Full text and History show what the card leaves out (photos and videos behind a spoiler). Take / Release shows who works on a report; Verified, Reject… and Duplicate… decide it; Urgent moves it up the queue; Needs info asks the reporter a question (or just reply to the card); Ban reporter quarantines their reports silently.
+    Note keeps an internal note for the moderators (never sent to the reporter). For a minute after a verdict, Undo takes it back — the reporter hears nothing before that minute is over; later, Reopen… opens the report again, with a reason. Metadata shows the capture time and GPS found in the files, flagged where they disagree with the report.
     Every action is recorded in the chain of custody with your name.
 
     /queue — open reports (<code>/queue banned</code> — quarantined ones)

@@ -1,11 +1,12 @@
 """The buttons of cards and digests (``mod:<action>:<tip>[:<version>[:<arg>[:force]]]``).
 
-Decisions (take, release, urgent, verify, reject, duplicate, ban, unban) run in one
-transaction on the locked tip after checking the version the moderator saw: of two presses
-at the same moment exactly one applies, and the other is told who was first. A tip taken by
-someone else asks for confirmation first. Each decision edits the card in place, is in the
-custody log, and answers the button with a short confirmation. Other buttons fetch what the
-card leaves out (files, map, full text, history) as replies to it.
+Decisions (take, release, urgent, verify, reject, duplicate, ban, unban, undo a verdict,
+reopen) run in one transaction on the locked tip after checking the version the moderator
+saw: of two presses at the same moment exactly one applies, and the other is told who was
+first. A tip taken by someone else asks for confirmation first. Each decision edits the card
+in place, is in the custody log, and answers the button with a short confirmation. Other
+buttons fetch what the card leaves out (files, map, full text, the files' metadata,
+history) as replies to it, or ask for an internal note.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from handlers.moderation.media import Sent, send_files
 
 log = logging.getLogger(__name__)
 
-DECISIONS = frozenset({"take", "release", "urgent", "verify", "reject", "dup", "ban", "unban"})
+DECISIONS = frozenset(
+    {"take", "release", "urgent", "verify", "reject", "dup", "ban", "unban", "undo", "reopen"}
+)
 
 
 @dataclass(slots=True)
@@ -180,6 +183,11 @@ async def _apply(
         await moderation.ban(session, tip, moderator)
     elif action == "unban":
         await moderation.unban(session, tip, moderator)
+    elif action == "undo":
+        verdict = await moderation.undo_verdict(session, tip, moderator)
+        return _t(services, "mod-done-undo", verdict=_t(services, f"mod-action-{verdict}"))
+    elif action == "reopen":
+        await moderation.reopen(session, tip, moderator, press.arg)
     return _t(services, f"mod-done-{action}", reference=tip.reference)
 
 
@@ -227,12 +235,14 @@ async def _remember_views(
     ids: list[int],
     moderator: Moderator | None = None,
     view: str | None = None,
+    *,
+    copy: bool = False,
 ) -> None:
     """Remember what was shown of a tip, so a withdrawal can take it back out of the chat;
-    a view of the evidence itself (files, map, full text) goes in the custody log. The
-    history (no ``view``) holds no reporter's words (custody details never do), so it is
-    not a copy a withdrawal takes back."""
-    kind = "view" if view is not None else "history"
+    a view of the evidence itself (files, map, full text, metadata) goes in the custody
+    log. The history (no ``view``) holds no reporter's words (custody details never do), so
+    it is not a copy a withdrawal takes back — unless it quotes internal notes (``copy``)."""
+    kind = "view" if view is not None or copy else "history"
     async with transaction(context.services.sessions) as session:
         for message_id in ids:
             await moderation.remember_group_message(session, chat_id, message_id, tip_id, kind)
@@ -288,6 +298,8 @@ async def _replies(
     texts: list[Html],
     moderator: Moderator | None = None,
     view: str | None = None,
+    *,
+    copy: bool = False,
 ) -> None:
     chat = update.effective_chat
     if chat is None:
@@ -297,7 +309,7 @@ async def _replies(
         for text in texts
     ]
     ids = [message.message_id for message in sent]
-    await _remember_views(context, chat.id, tip_id, ids, moderator, view)
+    await _remember_views(context, chat.id, tip_id, ids, moderator, view, copy=copy)
 
 
 async def _text(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -317,9 +329,23 @@ async def _history(update: Update, context: Ctx, press: Press, _mod: Moderator) 
     assert update.callback_query is not None
     async with services.sessions() as session:
         tip = await session.get(Tip, press.tip_id)
-        texts = await cards.history(session, services, tip) if tip else []
+        shown = await cards.history(session, services, tip) if tip else None
     await answer(update.callback_query)
-    await _replies(update, context, press.tip_id, texts)
+    if shown is not None:
+        await _replies(update, context, press.tip_id, shown.texts, copy=shown.quotes_notes)
+
+
+async def _metadata(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
+    """What the files' own metadata says (capture time, GPS), against the report."""
+    data = await _load(context, press)
+    query = update.callback_query
+    assert query is not None
+    if data is None or data.tip.status == TIP_WITHDRAWN or not data.facts:
+        await answer(query, _t(context.services, "mod-no-metadata"))
+        return
+    await answer(query)
+    texts = cards.metadata_view(context.services, data)
+    await _replies(update, context, data.tip.id, texts, mod, "metadata")
 
 
 async def _card(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -338,6 +364,15 @@ async def _reject_menu(update: Update, context: Ctx, press: Press, _mod: Moderat
     await answer(query)
     if data is not None:
         await _edit_markup(query.message, cards.reject_keyboard(context.services, data.tip))
+
+
+async def _reopen_menu(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    data = await _load(context, press)
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    if data is not None:
+        await _edit_markup(query.message, cards.reopen_keyboard(context.services, data.tip))
 
 
 async def _duplicate_menu(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
@@ -383,6 +418,20 @@ async def _ask(update: Update, context: Ctx, press: Press, _mod: Moderator) -> N
     await answer(query)
     placeholder = _t(services, "mod-ask-placeholder")
     await _prompt(update, context, data.tip, "mod-ask-prompt", "ask", placeholder)
+
+
+async def _note(update: Update, context: Ctx, press: Press, _mod: Moderator) -> None:
+    """📝 Note: a prompt whose reply becomes an internal note (never sent to the reporter)."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    data = await _load(context, press)
+    if data is None or data.tip.status in (TIP_DRAFT, TIP_WITHDRAWN):
+        await answer(query, _t(services, "mod-stale"))
+        return
+    await answer(query)
+    placeholder = _t(services, "mod-note-placeholder")
+    await _prompt(update, context, data.tip, "mod-note-prompt", "note", placeholder)
 
 
 async def _duplicate_reference(update: Update, context: Ctx, press: Press, _m: Moderator) -> None:
@@ -512,6 +561,31 @@ async def _keep_question(update: Update, context: Ctx, press: Press, mod: Modera
     await _edit_card(query.message, Screen(_t(services, "mod-question-kept")))
 
 
+async def _keep_as_note(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
+    """[Internal note]: the reply stays with the tip as a note for the moderators."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    done = False
+    async with transaction(services.sessions) as session:
+        tip = await moderation.tip_for_update(session, press.tip_id)
+        note = await _pending(session, press, mod) if tip is not None else "mod-stale"
+        if isinstance(note, str):
+            toast = _t(services, note)
+        elif tip is None:
+            toast = _t(services, "mod-stale")
+        else:
+            try:
+                await moderation.add_note(session, tip, mod, note.text or "", pending=note)
+                toast, done = _t(services, "mod-note-saved", reference=tip.reference), True
+            except Refused as exc:
+                toast = _t(services, f"mod-refused-{exc.reason}")
+    await answer(query, toast)
+    if done:
+        await _edit_card(query.message, Screen(toast))
+        await refresh_card(context, press.tip_id)
+
+
 async def refresh_card(context: Ctx, tip_id: int) -> None:
     """Redraw a tip's card where it was posted (after an action not pressed on it)."""
     services = context.services
@@ -546,6 +620,10 @@ VIEWS: dict[str, View] = {
     "card": _card,
     "rejectmenu": _reject_menu,
     "dupmenu": _duplicate_menu,
+    "reopenmenu": _reopen_menu,
+    "note": _note,
+    "keepnote": _keep_as_note,
+    "meta": _metadata,
     "dupref": _duplicate_reference,
     "ask": _ask,
     "open": _open,

@@ -3,9 +3,10 @@
 ``/queue [banned]`` (open tips, unassigned and urgent first, oldest first, paged), ``/mine``,
 ``/tip <reference>`` (posts the card again), ``/stats``, ``/unban <reference>``, ``/help``.
 A moderator's reply to the bot's "write your question" prompt is a question for the reporter;
-a reply to a card, an answer or a copy of a tip's files might be meant for the other
-moderators, so the bot asks first whether to send it. A reply to the "which report?" prompt
-names the original of a duplicate.
+a reply to the "write your note" prompt is an internal note (never relayed); a reply to a
+card, an answer or a copy of a tip's files might be meant for the other moderators, so the
+bot asks first whether to send it to the reporter, keep it as an internal note, or neither.
+A reply to the "which report?" prompt names the original of a duplicate.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ async def reply_message(update: Update, context: Ctx) -> None:
     if known is None:
         return  # a conversation among moderators, not about a tip
     text = (message.text or message.caption or "").strip()
-    prompted = known.kind in ("ask", "dupref")
+    prompted = known.kind in ("ask", "dupref", "note")
     if not prompted and not text:
         return  # a sticker or a photo in a conversation about the tip
     moderator = await authorise(update, context, "reply")
@@ -250,6 +251,8 @@ async def reply_message(update: Update, context: Ctx) -> None:
         await _duplicate_by_reference(update, context, known.tip_id, text, moderator)
     elif known.kind == "ask":
         await _question(update, context, known.tip_id, text, moderator)
+    elif known.kind == "note":
+        await _note(update, context, known.tip_id, text, moderator)
     else:
         await _offer_question(update, context, known.tip_id, text, moderator)
 
@@ -268,14 +271,13 @@ async def _offer_question(
         note = await moderation.draft_question(session, tip, moderator, text)
         markup = keyboard(
             [
+                [button(_t(services, "mod-btn-send-question"), f"mod:sendq:{tip.id}:-:{note.id}")],
                 [
-                    button(
-                        _t(services, "mod-btn-send-question"), f"mod:sendq:{tip.id}:-:{note.id}"
-                    ),
+                    button(_t(services, "mod-btn-keep-note"), f"mod:keepnote:{tip.id}:-:{note.id}"),
                     button(
                         _t(services, "mod-btn-keep-question"), f"mod:dropq:{tip.id}:-:{note.id}"
                     ),
-                ]
+                ],
             ]
         )
         offer = _t(services, "mod-question-offer", reference=tip.reference)
@@ -303,6 +305,24 @@ async def _question(
     await _reply(update, context, answer)
     await refresh_card(context, tip_id)
     services.wake_outbox()
+
+
+async def _note(update: Update, context: Ctx, tip_id: int, text: str, moderator: Moderator) -> None:
+    """A reply to the "write your note" prompt: an internal note on the tip."""
+    services = context.services
+    if len(text) > QUESTION_MAX:
+        await _reply(update, context, _t(services, "mod-note-too-long", limit=QUESTION_MAX))
+        return
+    async with transaction(services.sessions) as session:
+        tip = await moderation.tip_for_update(session, tip_id)
+        assert tip is not None
+        try:
+            await moderation.add_note(session, tip, moderator, text)
+            answer = _t(services, "mod-note-saved", reference=tip.reference)
+        except Refused as exc:
+            answer = _t(services, f"mod-refused-{exc.reason}")
+    await _reply(update, context, answer)
+    await refresh_card(context, tip_id)
 
 
 async def _duplicate_by_reference(

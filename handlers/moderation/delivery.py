@@ -10,6 +10,8 @@ flight, so an orderly restart neither loses nor repeats one. Delivery is at leas
 request that timed out although Telegram did post the message (or a crash between
 Telegram's answer and the commit) is sent again — a rare repeat, never a loss. An answer's
 words already posted are remembered before its files go, so a retry sends only the files.
+Once an answer is in the group its tip's card is redrawn (it no longer waits for the
+reporter), as it is when a verdict's minute to undo is over (:data:`moderation.REDRAW`).
 Anchors of the custody chain (:mod:`bot.evidence.anchors`) go to ``ANCHOR_CHAT_ID`` the same
 way; rendering, sending and recording them is that module's, shared with ``tipbot anchor``.
 """
@@ -210,6 +212,8 @@ class OutboxWorker:
             return await self._notice_job(session, row)
         if kind == outbox.ANCHOR:
             return await self._anchor_job(session, row)
+        if kind == moderation.REDRAW:
+            return await self._redraw_job(session, row)
         outbox.postpone(row, error=f"unknown kind {kind}", delay=timedelta(hours=1))
         return None
 
@@ -392,12 +396,32 @@ class OutboxWorker:
     async def _notice_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
         services = self._services
         tip, reporter, chat_id = await self._reporter_chat(session, row)
-        if tip is None or reporter is None or chat_id is None or not tip.contact_allowed:
+        if tip is None or reporter is None or chat_id is None or not tip.notify_reviewed:
             row.status, row.last_error, row.lease_until = UNDELIVERABLE, "unreachable", None
             return None
         text = services.catalog.t(reporter.language, "reviewed-notice", reference=tip.reference)
         return Job(
             rows=[row], kind="notice", chat_id=chat_id, screen=Screen(text), to_reporter=True
+        )
+
+    async def _redraw_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
+        """The tip's card drawn anew where it is (nothing is posted if it is gone)."""
+        tip = await session.get(Tip, row.tip_id) if row.tip_id else None
+        if tip is None or tip.card_message_id is None or tip.card_chat_id is None:
+            row.status, row.lease_until = OUTBOX_CANCELLED, None
+            return None
+        # Several redraws of one tip due together: one edit shows them all.
+        for later in await outbox.claim(
+            session, kinds=[moderation.REDRAW], limit=DIGEST_SIZE, tip_id=tip.id
+        ):
+            later.status, later.lease_until = OUTBOX_CANCELLED, None
+        return Job(
+            rows=[row],
+            kind="redraw",
+            chat_id=tip.card_chat_id,
+            screen=cards.card(self._services, await cards.load_card(session, tip)),
+            edit_message_id=tip.card_message_id,
+            tips=[tip],
         )
 
     async def _anchor_job(self, session: AsyncSession, row: OutboxMessage) -> Job | None:
@@ -435,6 +459,8 @@ class OutboxWorker:
                     return job.edit_message_id
                 if "not found" not in problem and "can't be edited" not in problem:
                     raise
+                if job.kind == "redraw":
+                    return None  # the card was deleted: /tip posts it anew when needed
                 # The card was deleted (or is too old to edit): say it in a new message.
         message_id = job.header_id
         if message_id is None:
@@ -553,6 +579,8 @@ class OutboxWorker:
                     await moderation.remember_group_message(
                         session, job.chat_id, sent, job.tips[0].id, "answer"
                     )
+                # The card still says it waits for the reporter, and counts fewer files.
+                await outbox.enqueue(session, moderation.REDRAW, tip_id=job.tips[0].id)
             elif job.kind == "question" and job.note is not None:
                 note = await session.get(TipNote, job.note.id)
                 if note is not None:

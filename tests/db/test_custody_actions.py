@@ -262,4 +262,4 @@ async def test_delete_my_data_and_its_entries_are_one_transaction(
     async with transaction(built.sessions) as session:
         await delete_data(session)
     actions = await _actions(built)
-    assert actions[-3:] == ["withdrawn", "erased", "data_deleted"]
+    assert actions[-4:] == ["withdrawn", "erased", "data_deleted", "reporter_detached"]

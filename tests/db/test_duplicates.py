@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import duplicates
+from bot import duplicates, moderation
 from bot.duplicates import MAX_SUGGESTIONS, distance, perceptual_hash
 from db.engine import session_factory, transaction
 from db.models import Media, Reporter, Tip, TipLink
@@ -87,3 +87,30 @@ def test_perceptual_hash_survives_recompression(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff garbage")
     assert perceptual_hash(broken) is None
+
+
+async def test_one_suggestion_per_report_whatever_the_reasons(engine: AsyncEngine) -> None:
+    """A report with the same file *and* the same place and days is linked once, for the
+    stronger reason; pairs linked twice before (older rows) are still shown once."""
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        reporter = Reporter(pseudonym="y" * 64, language="en")
+        session.add(reporter)
+        await session.flush()
+        same = await make_tip(session, reporter, 1, media=[("a" * 64, "u1", None)])
+        context = await make_tip(session, reporter, 2)
+        new = await make_tip(session, reporter, 3, media=[("a" * 64, "u3", None)])
+        assert await duplicates.link(session, new, max_distance=8) == 2
+        rows = (await session.execute(select(TipLink).where(TipLink.tip_id == new.id))).scalars()
+        assert sorted((link.other_tip_id, link.kind) for link in rows) == [
+            (same.id, "same_file"),
+            (context.id, "similar_context"),
+        ]
+        # An older pair stored under two kinds: one suggestion with both reasons.
+        session.add(TipLink(tip_id=new.id, other_tip_id=same.id, kind="similar_context"))
+        await session.flush()
+        found = await moderation.links(session, new)
+    assert [(item.tip.id, item.kinds) for item in found] == [
+        (same.id, ("same_file", "similar_context")),
+        (context.id, ("similar_context",)),
+    ]

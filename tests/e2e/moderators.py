@@ -9,14 +9,16 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import intake, outbox
+from bot import moderation as rules
 from bot.i18n import Catalog
 from db.engine import transaction
 from db.models import OUTBOX_PENDING, OutboxMessage, Reporter, Tip
@@ -25,6 +27,8 @@ from tests.fakebot import ChatMessage, FakeGroup, FakeTelegram, FakeUser
 from tests.harness import BotHarness
 
 CATALOG = Catalog.load()
+# Outbox rows a verdict holds back for its minute to undo it.
+HELD = (outbox.NOTICE, rules.REDRAW)
 
 
 def mt(key: str, **args: Any) -> str:
@@ -56,19 +60,52 @@ class Moderation:
         return found
 
     async def drained(self, seconds: float = 30.0) -> None:
-        """Until nothing is left to send."""
+        """Until nothing is left to send (but what a verdict holds back for its minute to
+        undo it: see :meth:`minute_passes`)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             async with self.bot.session() as session:
                 pending = (
                     await session.execute(
-                        select(OutboxMessage.id).where(OutboxMessage.status == OUTBOX_PENDING)
+                        select(OutboxMessage.id).where(
+                            OutboxMessage.status == OUTBOX_PENDING,
+                            ~(
+                                OutboxMessage.kind.in_(HELD)
+                                & (OutboxMessage.attempts == 0)
+                                & (OutboxMessage.next_attempt_at > intake.utcnow())
+                            ),
+                        )
                     )
                 ).first()
             if pending is None:
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("the outbox did not drain")
+
+    async def minute_passes(self, reference: str) -> None:
+        """The minute to undo the tip's verdict is over: its verdict is a minute older, and
+        what waited for that (the reporter's notice, the card's redraw) is due; then sent."""
+        ago = rules.UNDO_WINDOW + timedelta(seconds=2)
+        now = intake.utcnow()
+        async with transaction(self.bot.sessions) as session:
+            stored = (
+                await session.execute(select(Tip).where(Tip.reference == reference))
+            ).scalar_one()
+            assert stored.last_action_at is not None
+            stored.last_action_at -= ago
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.tip_id == stored.id,
+                    OutboxMessage.kind.in_(HELD),
+                    OutboxMessage.status == OUTBOX_PENDING,
+                )
+                .values(next_attempt_at=now)
+            )
+        worker = self.bot.services.outbox_worker
+        assert worker is not None
+        worker.wake()
+        await self.drained()
 
 
 async def start_moderated(
@@ -108,20 +145,29 @@ async def moderation(
 
 
 async def seed_tips(
-    bot: BotHarness, count: int, *, category: str = "strike", oblast: str = "13"
+    bot: BotHarness,
+    count: int,
+    *,
+    category: str = "strike",
+    oblast: str = "13",
+    each: Callable[[Tip, int], list[Any] | None] | None = None,
 ) -> list[str]:
-    """``count`` submitted tips (with their outbox rows), as if reporters had sent them."""
+    """``count`` submitted tips (with their outbox rows), as if reporters had sent them;
+    ``each(tip, index)`` may fill in more of each, and return rows to add with it (files)."""
     references: list[str] = []
     async with transaction(bot.sessions) as session:
         reporter = Reporter(pseudonym="seed" + secrets.token_hex(30), language="uk")
         session.add(reporter)
         await session.flush()
-        for _ in range(count):
+        for index in range(count):
             tip = await intake.create_draft(session, reporter, "uk")
             tip.category, tip.oblast = category, oblast
             tip.description = "Seeded report."
             tip.incident_date_precision = "unknown"
             tip.status, tip.step, tip.submitted_at = "submitted", None, intake.utcnow()
+            if each is not None:
+                session.add_all(each(tip, index) or [])
+            await session.flush()
             await outbox.enqueue(session, outbox.CARD, tip_id=tip.id)
             references.append(tip.reference)
     if bot.services.outbox_worker is not None:

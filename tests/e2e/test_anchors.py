@@ -379,6 +379,9 @@ async def test_tipbot_anchor_that_cannot_post_leaves_it_to_the_bot(
 def test_tipbot_anchor_needs_an_anchor_chat(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     env.update(PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5")
+    subprocess.run(  # a database, so that what is missing is only the anchor chat
+        [sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, timeout=60, check=True
+    )
     result = subprocess.run(
         [sys.executable, "-m", "bot", "anchor"],
         cwd=tmp_path,

@@ -220,3 +220,125 @@ async def test_run_then_restart_into_another_process(
         assert tip.description.startswith("We found a grave")
     finally:
         await harness.stop()
+
+
+NO_DATABASE = (
+    "tipbot: no database at ./data/tipbot.db "
+    "(run `tipbot migrate` or `tipbot run` first, or set DATABASE_URL)"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["verify-custody"],
+        ["verify"],
+        ["export", "--format", "csv"],
+        ["bundle", "--out", "bundle.zip"],
+        ["purge", "--older-than", "365d", "--yes"],
+        ["anchor"],
+    ],
+)
+@pytest.mark.parametrize("data_folder", [True, False])
+def test_a_command_in_a_folder_without_a_database_says_so(
+    tmp_path: Path, command: list[str], data_folder: bool
+) -> None:
+    if data_folder:
+        (tmp_path / "data").mkdir()
+    result = tipbot(*command, cwd=tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, ANCHOR_CHAT_ID="-100123")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [NO_DATABASE]
+    assert not (tmp_path / "data" / "tipbot.db").exists(), "no empty database is created"
+    assert not list(tmp_path.glob("bundle*")), "no output either"
+
+
+def test_the_missing_database_named_is_the_configured_one(tmp_path: Path) -> None:
+    result = tipbot("verify-custody", cwd=tmp_path, DATABASE_URL="sqlite:///elsewhere/tips.db")
+    assert result.returncode == 1
+    assert result.stderr.startswith("tipbot: no database at elsewhere/tips.db ")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_migrate_creates_the_database_the_other_commands_then_read(tmp_path: Path) -> None:
+    assert tipbot("migrate", cwd=tmp_path).returncode == 0
+    result = tipbot("verify-custody", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "intact: 0 entries" in result.stdout
+
+
+def test_verify_bundle_needs_no_database(tmp_path: Path) -> None:
+    result = tipbot("verify-bundle", "nothing-here.zip", cwd=tmp_path)
+    assert "no database" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+async def start_against(fake: FakeTelegram, tmp_path: Path, **env: str) -> tuple[int, str]:
+    """``tipbot run`` as a process against the fake server; its exit status and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=tmp_path,
+        env=clean_env(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, **env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("MODERATOR_CHAT_ID", "123456789", "group ids are negative, e.g. -100"),
+        ("MODERATOR_CHAT_ID", "-1009999999999", "there is no group -1009999999999"),
+        ("MODERATOR_CHAT_ID", "left", "the bot is not a member of -100"),
+        ("ANCHOR_CHAT_ID", "-1009999999999", "there is no group -1009999999999"),
+    ],
+)
+async def test_run_stops_on_a_chat_id_the_bot_cannot_use(
+    fake: FakeTelegram, tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    if value == "left":
+        group = fake.group(title="Old moderators")
+        group.set_bot_status("left")
+        value = str(group.id)
+    status, stderr = await start_against(fake, tmp_path, **{variable: value})
+    assert status == 2, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tipbot:")]
+    assert len(errors) == 1, stderr
+    assert errors[0].startswith(f"tipbot: configuration error: {variable}: ")
+    assert expected in errors[0]
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "data" / "tipbot.db").exists(), "nothing is created on a bad start"
+    assert fake.calls_to("getChat") or value == "123456789"
+
+
+async def test_run_accepts_an_empty_moderator_chat_id_as_unset(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """``MODERATOR_CHAT_ID=`` (as left in a copied .env) is no group, not an error."""
+    (tmp_path / ".env").write_text("MODERATOR_CHAT_ID=\nANCHOR_CHAT_ID=\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=tmp_path,
+        env=clean_env(
+            TELEGRAM_BOT_TOKEN=fake.token,
+            TELEGRAM_API_URL=fake.url,
+            TIPBOT_SECRET_KEY=SECRET,
+        ),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await fake.wait_for_call("setMyCommands", timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    log = stderr.decode()
+    assert process.returncode == 0, log[-2000:]
+    assert "MODERATOR_CHAT_ID is not set" in log
+    assert "TIPBOT_ORG_NAME is not set" in log
+    assert not fake.calls_to("getChat")

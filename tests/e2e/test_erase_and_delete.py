@@ -19,7 +19,9 @@ async def test_erase_leaves_only_a_neutral_confirmation(
     assert len(user.messages) > 10
     await user.press(label("en", "erase-button"))
     visible = [m.text for m in user.messages]
-    assert visible == [t("en", "erase-done", reference=reference)], visible
+    # Only the reference, and how to remove the chat itself from the chat list.
+    neutral = t("en", "erase-done", reference=reference) + "\n\n" + t("en", "delete-chat-hint")
+    assert visible == [neutral], visible
     deleted = {m.message_id for m in user.history if m.deleted}
     assert 1 in deleted, "the reporter's own /start is gone too"
     entry = (await bot.all(CustodyEntry))[-1]
@@ -58,7 +60,8 @@ async def test_erase_reaches_only_the_last_48_hours(bot: BotHarness, fake: FakeT
     remaining = [m.message_id for m in user.messages]
     assert remaining[:4] == [1, 2, 3, 4], "messages older than 48 hours cannot be deleted"
     assert recent not in remaining
-    assert user.last_bot_message().text == t("en", "erase-done-plain")
+    plain = t("en", "erase-done-plain") + "\n\n" + t("en", "delete-chat-hint")
+    assert user.last_bot_message().text == plain
 
 
 async def test_delete_my_data(bot: BotHarness, fake: FakeTelegram) -> None:
@@ -110,13 +113,20 @@ async def test_delete_my_data(bot: BotHarness, fake: FakeTelegram) -> None:
 
     reporter = (await bot.all(Reporter))[0]
     assert (reporter.chat_id_enc, reporter.consented_at) == (None, None)
+    assert reporter.lookup is None, "detached: no Telegram id finds this row any more"
     outbox = sorted((o.tip_id, o.kind, o.status) for o in await bot.all(OutboxMessage))
     assert outbox == [
         (tips[reviewed].id, "tip_submitted", "pending"),
         (erased.id, "tip_submitted", "cancelled"),
     ], "the withdrawn report is never posted to the moderators"
     actions = [e.action for e in await bot.all(CustodyEntry)]
-    assert actions[-4:] == ["withdrawn", "erased", "draft_deleted", "data_deleted"], actions[-8:]
+    assert actions[-5:] == [
+        "withdrawn",
+        "erased",
+        "draft_deleted",
+        "data_deleted",
+        "reporter_detached",
+    ], actions[-8:]
     for entry in await bot.all(CustodyEntry):
         assert "description" not in entry.details
     async with bot.session() as session:

@@ -1,14 +1,24 @@
 """Every submitted tip reaches the moderators' group as one card, with what they need."""
 
 import re
+from collections.abc import Sequence
 
 from db.models import CustodyEntry, OutboxMessage
 from tests.e2e.flows import JPEG, PDF, label, onboard
 from tests.e2e.moderators import Moderation, mt, tip
 
 
-async def report(moderation: Moderation, *, long: bool = False, contact: bool = True) -> str:
-    """A reporter files a report with a shared point, two files and (maybe) a long text."""
+async def report(
+    moderation: Moderation,
+    *,
+    long: bool = False,
+    contact: bool = True,
+    notify: bool = False,
+    documents: Sequence[tuple[str, bytes]] = (),
+) -> str:
+    """A reporter files a report with a shared point, two files (a PDF and a photo, or the
+    given image ``documents`` sent as files) and (maybe) a long text; ``notify``: they ask
+    to be told when it has been reviewed."""
     user = moderation.fake.user(language_code="uk")
     await onboard(user, "uk")
     await user.press(label("uk", "menu-new"))
@@ -20,10 +30,17 @@ async def report(moderation: Moderation, *, long: bool = False, contact: bool = 
     await user.send_text("24.02.2022")
     await user.share_location(50.5480, 30.2130)
     await user.press(label("uk", "party-unknown"))
-    await user.send_document(PDF, file_name="medical-report.pdf", mime_type="application/pdf")
-    await user.send_photo(content=JPEG)
-    await user.wait_for_message(lambda m: "2" in (m.text or ""))
+    if documents:
+        for name, content in documents:
+            await user.send_document(content, file_name=name, mime_type="image/jpeg")
+    else:
+        await user.send_document(PDF, file_name="medical-report.pdf", mime_type="application/pdf")
+        await user.send_photo(content=JPEG)
+    files = str(len(documents) or 2)
+    await user.wait_for_message(lambda m: files in (m.text or ""))
     await user.press(label("uk", "evidence-done"))
+    if notify:
+        await user.press(label("uk", "contact-notify-off"))
     await user.press(
         re.compile(re.escape(label("uk", "contact-yes" if contact else "contact-no")) + "$")
     )

@@ -102,7 +102,7 @@ async def test_a_reporter_who_refused_contact_is_not_asked(moderation: Moderatio
 
 
 async def test_verdicts_tell_the_reporter_neutrally(moderation: Moderation) -> None:
-    reference = await report(moderation)
+    reference = await report(moderation, notify=True)
     card = await moderation.card(reference)
     await moderation.alice.press("❌ Reject…", message=card, chat=moderation.group)
     await moderation.alice.press(
@@ -112,6 +112,9 @@ async def test_verdicts_tell_the_reporter_neutrally(moderation: Moderation) -> N
     user = next(
         u for u in moderation.fake.users if u.id not in (moderation.alice.id, moderation.bob.id)
     )
+    # Held back for the minute the verdict can be undone in; then sent.
+    assert not any("розглянуто" in (m.text or "") for m in user.bot_messages())
+    await moderation.minute_passes(reference)
     notice = await user.wait_for_message(
         lambda m: "reviewed" in (m.text or "") or "розглянуто" in (m.text or ""), new_only=False
     )

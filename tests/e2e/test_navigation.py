@@ -184,7 +184,7 @@ async def test_language_can_change_mid_report(bot: BotHarness, fake: FakeTelegra
     await reach(user, "when")
     await user.send_command("/language")
     await user.press("Русский")
-    await user.send_text("вчера")
+    await user.send_text("на прошлой неделе")
     assert t("ru", "date-error-format") in user.last_bot_message().text
     await user.press(label("ru", "when-yesterday"))
     assert (await bot.all(Tip))[0].step == "where"

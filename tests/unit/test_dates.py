@@ -69,3 +69,51 @@ def test_today_and_the_earliest_day_are_accepted() -> None:
     assert parse("24.11.2026").value == TODAY
     assert parse("20.02.2014").value == EARLIEST
     assert parse("02.2014").precision == MONTH
+
+
+@pytest.mark.parametrize(
+    ("text", "days_ago"),
+    [
+        ("сьогодні", 0),
+        ("сегодня", 0),
+        ("today", 0),
+        ("вчора", 1),
+        ("учора", 1),
+        ("вчера", 1),
+        ("yesterday", 1),
+        ("позавчора", 2),
+        ("позавчера", 2),
+        ("Вчора", 1),
+        ("  ВЧЕРА  ", 1),
+        ("Yesterday.", 1),
+        ("сьогодні!", 0),
+        ("«вчора»", 1),
+        ("Today,", 0),
+    ],
+)
+def test_today_and_yesterday_in_words(text: str, days_ago: int) -> None:
+    parsed = parse(text)
+    assert (parsed.value, parsed.precision, parsed.time) == (
+        date.fromordinal(TODAY.toordinal() - days_ago),
+        DAY,
+        None,
+    )
+
+
+def test_a_word_for_the_day_takes_a_time() -> None:
+    assert parse("вчора о 05:30").time == time(5, 30)
+    assert parse("сегодня в 14:10").value == TODAY
+    assert parse("yesterday at 23:59").time == time(23, 59)
+
+
+@pytest.mark.parametrize("text", ["yesterday-ish", "вчорашній", "todays", "вчера вечером"])
+def test_only_the_words_themselves_count(text: str) -> None:
+    with pytest.raises(DateError) as caught:
+        parse(text)
+    assert caught.value.reason == "format"
+
+
+def test_yesterday_before_the_earliest_day_is_refused() -> None:
+    with pytest.raises(DateError) as caught:
+        parse_incident_date("вчора", today=date(2014, 2, 20), earliest=EARLIEST)
+    assert caught.value.reason == "too_early"

@@ -78,3 +78,32 @@ def test_missing_token_is_reported_when_it_is_needed(monkeypatch: pytest.MonkeyP
     s = settings()
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is required"):
         s.token()
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_chat_id_means_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    """``MODERATOR_CHAT_ID=`` as left in a copied .env, or in the environment."""
+    monkeypatch.setenv("MODERATOR_CHAT_ID", value)
+    monkeypatch.setenv("ANCHOR_CHAT_ID", value)
+    s = settings(telegram_bot_token=TOKEN)
+    assert (s.moderator_chat_id, s.anchor_chat_id) == (None, None)
+    monkeypatch.delenv("MODERATOR_CHAT_ID")
+    monkeypatch.delenv("ANCHOR_CHAT_ID")
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"MODERATOR_CHAT_ID={value}\nANCHOR_CHAT_ID={value}\n")
+    s = load_settings(_env_file=env_file, telegram_bot_token=TOKEN)
+    assert (s.moderator_chat_id, s.anchor_chat_id) == (None, None)
+
+
+def test_the_org_name_is_unset_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIPBOT_ORG_NAME", raising=False)
+    s = settings(telegram_bot_token=TOKEN)
+    assert s.tipbot_org_name is None
+    assert s.org_label == "not configured"  # what bundles record as Source-Organization
+    monkeypatch.setenv("TIPBOT_ORG_NAME", "   ")
+    assert settings(telegram_bot_token=TOKEN).tipbot_org_name is None
+    monkeypatch.setenv("TIPBOT_ORG_NAME", " Truth Hounds ")
+    s = settings(telegram_bot_token=TOKEN)
+    assert (s.tipbot_org_name, s.org_label) == ("Truth Hounds", "Truth Hounds")
