@@ -104,7 +104,7 @@ def go_to(tip: Tip, step: str, *, from_review: bool = False) -> None:
 
 
 async def find_reporter_and_draft(
-    session: AsyncSession, lookup: str
+    session: AsyncSession, lookup: str, legacy: str | None = None
 ) -> tuple[Reporter | None, Tip | None]:
     """The reporter found by ``lookup`` (the keyed hash of their Telegram id,
     ``Keyring.pseudonym``) and their open draft, in one query.
@@ -116,7 +116,7 @@ async def find_reporter_and_draft(
         await session.execute(
             select(Reporter, Tip)
             .outerjoin(Tip, and_(Tip.reporter_id == Reporter.id, Tip.status == TIP_DRAFT))
-            .where(Reporter.lookup == lookup)
+            .where(Reporter.lookup.in_(_lookups(lookup, legacy)))
             .order_by(Tip.id.desc())
             .limit(1)
             .with_for_update(of=Reporter)
@@ -124,14 +124,32 @@ async def find_reporter_and_draft(
     ).first()
     if row is None:
         return None, None
-    return row[0], row[1]
+    reporter: Reporter = row[0]
+    if reporter.lookup != lookup:
+        # A reporter from before migration 0004, found by the name the custody log knows
+        # them by: from now on only the current key finds them.
+        reporter.lookup = lookup
+    return reporter, row[1]
 
 
-async def find_reporter(session: AsyncSession, lookup: str) -> Reporter | None:
-    """The reporter the keyed hash of a Telegram id finds (None after "Delete my data")."""
+def _lookups(lookup: str, legacy: str | None) -> list[str]:
+    return [lookup] if legacy is None else [lookup, legacy]
+
+
+async def find_reporter(
+    session: AsyncSession, lookup: str, legacy: str | None = None
+) -> Reporter | None:
+    """The reporter the keyed hash of a Telegram id finds (None after "Delete my data");
+    ``legacy``: the key of installations before migration 0004, also tried."""
     return (
-        await session.execute(select(Reporter).where(Reporter.lookup == lookup))
-    ).scalar_one_or_none()
+        (
+            await session.execute(
+                select(Reporter).where(Reporter.lookup.in_(_lookups(lookup, legacy)))
+            )
+        )
+        .scalars()
+        .first()
+    )
 
 
 def has_consented(reporter: Reporter | None) -> bool:

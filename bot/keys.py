@@ -82,13 +82,22 @@ class Keyring:
     """Pseudonyms and chat-id encryption derived from the one secret."""
 
     def __init__(self, secret: bytes) -> None:
-        self._pseudonym_key = _derive(secret, b"tipbot/reporter-pseudonym/v1")
+        self._lookup_key = _derive(secret, b"tipbot/reporter-lookup/v2")
+        self._legacy_key = _derive(secret, b"tipbot/reporter-pseudonym/v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"tipbot/chat-id/v1")))
 
     def pseudonym(self, telegram_user_id: int) -> str:
-        """Stable, keyed, one-way name for a Telegram user (64 hex characters)."""
+        """Stable, keyed, one-way name for a Telegram user (64 hex characters): the key a
+        reporter's row is found by (``Reporter.lookup``), never written to the custody log."""
         message = f"telegram-user:{int(telegram_user_id)}".encode()
-        return hmac.new(self._pseudonym_key, message, hashlib.sha256).hexdigest()
+        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
+
+    def legacy_pseudonym(self, telegram_user_id: int) -> str:
+        """The name installations before migration 0004 found reporters by *and* wrote in
+        the custody log; only used to find such a reporter once and move them to
+        :meth:`pseudonym`, so that after "Delete my data" no stored key equals it."""
+        message = f"telegram-user:{int(telegram_user_id)}".encode()
+        return hmac.new(self._legacy_key, message, hashlib.sha256).hexdigest()
 
     def encrypt_chat_id(self, chat_id: int) -> str:
         return self._fernet.encrypt(str(int(chat_id)).encode()).decode("ascii")

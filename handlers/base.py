@@ -105,7 +105,8 @@ class Person:
 
     user_id: int
     chat_id: int
-    pseudonym: str
+    pseudonym: str  # the lookup key (Keyring.pseudonym)
+    legacy_pseudonym: str  # the key of installations before migration 0004
     telegram_language: str
 
 
@@ -118,6 +119,7 @@ def person(update: Update, services: Services) -> Person | None:
         user_id=user.id,
         chat_id=chat.id,
         pseudonym=services.keyring.pseudonym(user.id),
+        legacy_pseudonym=services.keyring.legacy_pseudonym(user.id),
         telegram_language=pick_language(user.language_code),
     )
 

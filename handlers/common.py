@@ -54,7 +54,10 @@ async def chosen_language(services: Services, chat_id: int, user: User | None) -
     else their Telegram app's."""
     try:
         async with asyncio.timeout(2.0), services.sessions() as session:
-            reporter = await intake.find_reporter(session, services.keyring.pseudonym(chat_id))
+            keyring = services.keyring
+            reporter = await intake.find_reporter(
+                session, keyring.pseudonym(chat_id), keyring.legacy_pseudonym(chat_id)
+            )
         if reporter is not None and reporter.language in LANGUAGES:
             return reporter.language
     except Exception:

@@ -386,7 +386,10 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
     screens: list[Screen] = []
     step: tuple[int, str, str] | None = None
     async with transaction(services.sessions) as session:
-        _, tip = await intake.find_reporter_and_draft(session, services.keyring.pseudonym(chat_id))
+        keyring = services.keyring
+        _, tip = await intake.find_reporter_and_draft(
+            session, keyring.pseudonym(chat_id), keyring.legacy_pseudonym(chat_id)
+        )
         text = await acks.describe(session, tip, burst)
         receipt = await acks.receipt(session, burst)
         if receipt is not None:

@@ -45,7 +45,9 @@ class State:
 
 
 async def load_state(session: AsyncSession, services: Services, who: Person) -> State:
-    reporter, draft = await intake.find_reporter_and_draft(session, who.pseudonym)
+    reporter, draft = await intake.find_reporter_and_draft(
+        session, who.pseudonym, who.legacy_pseudonym
+    )
     consented = intake.has_consented(reporter)
     lang = reporter.language if reporter is not None and consented else who.telegram_language
     return State(services, who, reporter, draft if consented else None, lang)

@@ -97,6 +97,40 @@ async def test_delete_my_data_gives_a_fresh_start(moderation: Moderation) -> Non
     assert report_.ok, report_.problems
 
 
+async def test_a_reporter_from_before_the_lookup_key_also_starts_afresh(
+    moderation: Moderation,
+) -> None:
+    """Reporters created before migration 0004 were found, and named in the custody log, by
+    the same keyed hash of their Telegram id. Their next visit moves them to the current
+    lookup key, so after "Delete my data" nothing stored equals the name the log knew them by.
+    """
+    bot, fake = moderation.bot, moderation.fake
+    user = fake.user()
+    await onboard(user)
+    kept = await file_complete_report(user, with_files=False)
+    legacy = bot.services.keyring.legacy_pseudonym(user.id)
+    # As migration 0004 left a reporter of an older installation: name = lookup = old hash.
+    async with bot.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE reporter SET pseudonym = :p, lookup = :p"), {"p": legacy}
+        )
+        await session.execute(
+            text("UPDATE custody_entry SET actor = :a WHERE actor LIKE 'reporter:%'"),
+            {"a": f"reporter:{legacy}"},
+        )
+    await user.send_command("/myreports")
+    assert kept in (user.last_bot_message().text or ""), "still found by the old key"
+    (reporter,) = await bot.all(Reporter)
+    assert reporter.lookup == bot.services.keyring.pseudonym(user.id) != legacy
+
+    await user.send_command("/deletemydata")
+    await user.press(label("en", "delete-yes"))
+    await onboard(user)
+    await file_complete_report(user, with_files=False)
+    for row in await bot.all(Reporter):
+        assert legacy not in (row.lookup, row.pseudonym)
+
+
 # ---------------------------------------------------------------------------- the place step
 
 
