@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, duplicates, outbox
 from bot.evidence import testimony
+from bot.evidence.verifier import TESTIMONY_FIELDS
 from bot.gazetteer import NearestPlace, Place
 from bot.media import MediaStore, StagedFile
 from bot.refcode import new_reference
@@ -472,22 +473,12 @@ async def add_media(
 # What the reporter told: the columns a withdrawal or a retention purge empties (the
 # reference, status and moderation outcome stay).
 TESTIMONY_COLUMNS: tuple[str, ...] = (
-    "category",
-    "description",
-    "incident_date",
-    "incident_date_precision",
-    "incident_time",
-    "location_source",
-    "location_precision",
-    "lat",
-    "lon",
-    "place_text",
-    "settlement",
-    "settlement_id",
+    *(
+        name
+        for name in TESTIMONY_FIELDS
+        if name not in ("reference", "language", "contact_allowed")
+    ),
     "settlement_distance_km",
-    "oblast",
-    "perpetrator",
-    "perpetrator_text",
 )
 
 
