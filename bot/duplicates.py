@@ -18,6 +18,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,10 @@ MAX_SUGGESTIONS = 10
 # Images compared against at most this many recent ones: a linear scan inside the submitting
 # transaction (about 15 ms of comparing for 20,000 on this machine), so it must stay short.
 _RECENT_IMAGES = 20_000
+
+
+# HEIC/HEIF (iPhones' photos sent "as File") opened by Pillow like any other image.
+pillow_heif.register_heif_opener()
 
 
 def perceptual_hash(path: Path) -> str | None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
@@ -233,3 +234,22 @@ def test_files_are_hashed_and_bad_ones_have_none(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     assert perceptual_hash(broken) is None
+
+
+def test_heic_photos_get_a_perceptual_hash(tmp_path: Path) -> None:
+    """iPhones send HEIC "as File": such originals get a pHash like any JPEG of the picture."""
+    picture = Image.new("RGB", (320, 240), (90, 120, 160))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((40, 60, 150, 200), fill=(200, 180, 140))  # a house
+    draw.polygon([(30, 60), (95, 15), (160, 60)], fill=(120, 40, 30))  # its roof
+    draw.ellipse((220, 30, 290, 100), fill=(250, 230, 120))  # the sun
+    draw.rectangle((0, 200, 320, 240), fill=(60, 110, 50))  # grass
+    heic = tmp_path / "photo.heic"
+    pillow_heif.from_pillow(picture).save(heic, quality=95)
+    png = tmp_path / "photo.png"
+    picture.save(png)
+    assert heic.read_bytes()[4:12] == b"ftypheic"
+    from_heic, from_png = perceptual_hash(heic), perceptual_hash(png)
+    assert from_heic is not None
+    assert from_png is not None
+    assert (int(from_heic, 16) ^ int(from_png, 16)).bit_count() <= 4
