@@ -1,9 +1,10 @@
 """Writers of export records: CSV, JSON Lines, GeoJSON and XLSX, each streaming.
 
-A writer is handed records one at a time and passes bytes to a sink as it goes (CSV, JSONL
-and GeoJSON buffer at most about 64 KB); the XLSX writer streams rows into a temporary
-workbook (xlsxwriter's ``constant_memory`` mode) and copies the finished file to the sink
-on :meth:`TableWriter.close`. Nothing holds more than one page of records.
+A writer is handed tips a slice at a time (their values in field order) and passes bytes to
+a sink as it goes (CSV, JSONL and GeoJSON buffer about 64 KB, or one slice of tips if that
+is more); the XLSX writer streams rows into a temporary workbook (xlsxwriter's
+``constant_memory`` mode) and copies the finished file to the sink on
+:meth:`TableWriter.close`. Nothing holds more than one page of tips.
 
 Cell conventions (docs/export.md): ``None`` is an empty cell (``null`` in JSON), booleans are
 ``true``/``false``, lists are joined with ``|`` in CSV and XLSX (``\\`` and ``|`` inside an
@@ -13,8 +14,6 @@ get a leading apostrophe.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import operator
 import tempfile
@@ -77,7 +76,7 @@ def split_list(cell: str) -> list[str]:
 
 
 def _text(value: Any) -> str:
-    """A value as the text of a CSV or XLSX cell (before formula neutralising)."""
+    """A value as the text of an XLSX cell."""
     if value is None:
         return ""
     if value is True:
@@ -90,16 +89,26 @@ def _text(value: Any) -> str:
 
 
 class TableWriter(ABC):
-    """Writes records of one profile to a sink; :meth:`close` finishes the file."""
+    """Writes tips of one profile to a sink; :meth:`close` finishes the file.
+
+    A tip is given as its values in :data:`~bot.export.rows.FIELDS` order
+    (:meth:`write_rows`, what :func:`~bot.export.rows.iter_tip_values` yields) or as a
+    record (:meth:`write`)."""
 
     def __init__(self, sink: Sink, profile: Profile) -> None:
         self._sink = sink
         self.fields: Sequence[str] = FIELDS[profile]
         self.profile = profile
+        self._values = operator.itemgetter(*self.fields)
 
     @abstractmethod
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Write tips given as values; returns how many were written (the others this
+        format leaves out: GeoJSON, no point)."""
+
     def write(self, record: Mapping[str, Any]) -> bool:
         """Write one record; ``False`` if this format leaves it out (GeoJSON, no point)."""
+        return self.write_rows([self._values(record)]) == 1
 
     @abstractmethod
     def close(self) -> None:
@@ -110,82 +119,187 @@ class TableWriter(ABC):
 
 
 class _BufferedTextWriter(TableWriter):
-    """Text formats: records are written into a string buffer, encoded to UTF-8 in chunks."""
+    """Text formats: text is collected in a list of strings, encoded to UTF-8 in chunks of
+    about :data:`_FLUSH_AT` characters (a list rather than a StringIO, which keeps four
+    bytes per character of any text that is not ASCII and copies it twice)."""
 
     def __init__(self, sink: Sink, profile: Profile) -> None:
         super().__init__(sink, profile)
-        self._buffer = io.StringIO()
+        self._parts: list[str] = []
+        self._size = 0
+
+    def _write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
 
     def _maybe_flush(self) -> None:
-        if self._buffer.tell() >= _FLUSH_AT:
+        if self._size >= _FLUSH_AT:
             self._flush()
 
     def _flush(self) -> None:
-        text = self._buffer.getvalue()
+        text = "".join(self._parts)
+        self._parts.clear()
+        self._size = 0
         if text:
             self._sink(text.encode("utf-8"))
-        self._buffer.seek(0)
-        self._buffer.truncate()
 
     def close(self) -> None:
         self._flush()
 
 
+# ------------------------------------------------------------------------------ CSV
+#
+# A CSV line is made by a function compiled for the profile's fields (below) rather than by
+# the csv module: that writer looks at every character of every cell, and a hundred
+# thousand tips of forty cells made it the largest single cost of an export. The quoting is
+# the csv module's (its ``excel`` dialect, which tests/unit/test_export_csv.py compares
+# with): a cell holding a comma, a quote, CR or LF is quoted, quotes doubled; ``None`` and
+# ``""`` are empty cells.
+
+_CELL_MEMO = 50_000  # distinct values of repeated fields whose cells are kept, per export
+
+#: String fields whose values repeat from tip to tip (codes, names of places and of
+#: moderators): each distinct value's cell is made once per export. Any other string field
+#: is free text (or unique, like a reference), made cell by cell.
+REPEATED_FIELDS: frozenset[str] = frozenset(
+    {
+        "status",
+        "decided_by",
+        "reject_reason",
+        "category",
+        "rome_statute",
+        "perpetrator",
+        "incident_date_precision",
+        "settlement",
+        "katottg",
+        "hromada",
+        "raion",
+        "oblast",
+        "oblast_name",
+        "location_precision",
+        "location_source",
+        "language",
+    }
+)
+
+
+def _quoted(cell: str) -> str:
+    """RFC 4180 quoting where a cell needs it (as the csv module's ``excel`` dialect)."""
+    if '"' in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    if "," in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell + '"'
+    return cell
+
+
+def _text_cell(value: str | None) -> str:
+    """A text field's cell: neutralised (formula injection), then quoted where needed."""
+    if not value:
+        return ""
+    if value[0] in _FORMULA_START:
+        value = "'" + value
+    return _quoted(value)
+
+
+def _list_cell(items: Sequence[str]) -> str:
+    """A list field's cell: joined (:func:`join_list`), neutralised, quoted (non-empty)."""
+    joined = join_list(items)
+    if joined[:1] in _FORMULA_START:
+        joined = "'" + joined
+    return _quoted(joined)
+
+
+class _Cells:
+    """The cells of repeated values, each made once (up to :data:`_CELL_MEMO` values): a
+    plain dict looked up by the line function (``known[v] if v in known``), which is
+    several times quicker than a dict subclass with ``__missing__``."""
+
+    def __init__(self) -> None:
+        self.known: dict[Any, str] = {None: "", "": ""}
+
+    def make(self, value: str) -> str:
+        cell = _text_cell(value)
+        if len(self.known) < _CELL_MEMO:
+            self.known[value] = cell
+        return cell
+
+
+def _csv_line_function(fields: Sequence[str]) -> Callable[[Sequence[Any]], str]:
+    """A function from a tip's values (in ``fields`` order) to its CSV line, ``\\r\\n``
+    included: straight-line code with one expression per cell, chosen by the field's type.
+
+    Numbers are written as Python writes them (as the csv module does); dates and times are
+    the export's own text and never need quoting; booleans are ``true``/``false``; lists are
+    joined; repeated strings come from a per-export memo; other strings are neutralised
+    and quoted. Compiled once per writer (the source is generated from :data:`FIELD_TYPES`,
+    so it follows the fields)."""
+    names = [f"v{i}" for i in range(len(fields))]
+    cells: list[str] = []
+    for name, field in zip(names, fields, strict=True):
+        kind = FIELD_TYPES[field]
+        if kind in ("integer", "number", "date", "time", "datetime"):
+            cells.append(f"{{'' if {name} is None else {name}}}")
+        elif kind == "boolean":
+            cells.append(f"{{'' if {name} is None else 'true' if {name} else 'false'}}")
+        elif kind == "list":
+            cells.append(f"{{_list({name}) if {name} else ''}}")
+        elif field in REPEATED_FIELDS:
+            cells.append(f"{{_known[{name}] if {name} in _known else _make({name})}}")
+        else:
+            cells.append(f"{{_text({name})}}")
+    source = (
+        "def csv_line(values):\n"
+        f"    {', '.join(names)}, = values\n"
+        f'    return f"{",".join(cells)}\\r\\n"\n'
+    )
+    memo = _Cells()
+    namespace: dict[str, Any] = {
+        "_known": memo.known,
+        "_make": memo.make,
+        "_list": _list_cell,
+        "_text": _text_cell,
+    }
+    exec(compile(source, f"<csv line: {len(fields)} fields>", "exec"), namespace)  # noqa: S102
+    function: Callable[[Sequence[Any]], str] = namespace["csv_line"]
+    return function
+
+
 class CsvWriter(_BufferedTextWriter):
     """RFC 4180 CSV (``\\r\\n`` line ends, quotes where needed), UTF-8, optional BOM.
 
-    ``None`` is an empty cell (the csv module's own rule), numbers are written as numbers
-    (a negative number is not a formula), dates and times are ours and never begin with a
-    formula character; text cells are neutralised, lists joined, booleans spelled out."""
+    ``None`` is an empty cell, numbers are written as numbers (a negative number is not a
+    formula), dates and times are ours and never begin with a formula character; text
+    cells are neutralised, lists joined, booleans spelled out."""
 
     def __init__(self, sink: Sink, profile: Profile, *, bom: bool = False) -> None:
         super().__init__(sink, profile)
         if bom:
             sink(BOM)
-        self._csv = csv.writer(self._buffer)
-        self._csv.writerow(self.fields)
-        self._get = operator.itemgetter(*self.fields)
-        kinds = [FIELD_TYPES[field] for field in self.fields]
-        self._texts = [i for i, kind in enumerate(kinds) if kind == "string"]
-        self._lists = [i for i, kind in enumerate(kinds) if kind == "list"]
-        self._booleans = [i for i, kind in enumerate(kinds) if kind == "boolean"]
+        self._write(",".join(map(_quoted, self.fields)) + "\r\n")
+        self._line = _csv_line_function(self.fields)
 
-    def write(self, record: Mapping[str, Any]) -> bool:
-        # A hundred thousand rows of forty cells: loops over column positions, not calls per
-        # cell.
-        row = list(self._get(record))
-        for i in self._texts:
-            value = row[i]
-            if value and value[0] in _FORMULA_START:
-                row[i] = "'" + value
-        for i in self._lists:
-            value = row[i]
-            if value:
-                joined = join_list(value)
-                row[i] = "'" + joined if joined[:1] in _FORMULA_START else joined
-            else:
-                row[i] = None  # an empty list is an empty cell
-        for i in self._booleans:
-            value = row[i]
-            if value is not None:
-                row[i] = "true" if value else "false"
-        self._csv.writerow(row)
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        self._write("".join(map(self._line, rows)))
         self._maybe_flush()
-        return True
+        return len(rows)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# ------------------------------------------------------------------------------ JSON
+
+# One encoder for every line (json.dumps with options makes a new one each call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 class JsonlWriter(_BufferedTextWriter):
     """JSON Lines: one object per tip and line, keys in field order, lists as arrays."""
 
-    def write(self, record: Mapping[str, Any]) -> bool:
-        self._buffer.write(_json({field: record[field] for field in self.fields}))
-        self._buffer.write("\n")
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        fields = self.fields
+        self._write(
+            "".join([_JSON(dict(zip(fields, values, strict=True))) + "\n" for values in rows])
+        )
         self._maybe_flush()
-        return True
+        return len(rows)
 
 
 class GeoJsonWriter(_BufferedTextWriter):
@@ -195,28 +309,32 @@ class GeoJsonWriter(_BufferedTextWriter):
 
     def __init__(self, sink: Sink, profile: Profile) -> None:
         super().__init__(sink, profile)
-        self._lat, self._lon = POINT_FIELDS[profile]
+        lat, lon = POINT_FIELDS[profile]
+        self._lat, self._lon = self.fields.index(lat), self.fields.index(lon)
+        self._id = self.fields.index("id")
         self._first = True
-        self._buffer.write('{"type":"FeatureCollection","features":[')
+        self._write('{"type":"FeatureCollection","features":[')
 
-    def write(self, record: Mapping[str, Any]) -> bool:
-        lat, lon = record[self._lat], record[self._lon]
-        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            return False
-        feature = {
-            "type": "Feature",
-            "id": record["id"],
-            "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {field: record[field] for field in self.fields},
-        }
-        self._buffer.write("\n" if self._first else ",\n")
-        self._buffer.write(_json(feature))
-        self._first = False
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        written = 0
+        for values in rows:
+            lat, lon = values[self._lat], values[self._lon]
+            if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                continue
+            feature = {
+                "type": "Feature",
+                "id": values[self._id],
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": dict(zip(self.fields, values, strict=True)),
+            }
+            self._write(("\n" if self._first else ",\n") + _JSON(feature))
+            self._first = False
+            written += 1
         self._maybe_flush()
-        return True
+        return written
 
     def close(self) -> None:
-        self._buffer.write("\n]}\n")
+        self._write("\n]}\n")
         super().close()
 
 
@@ -256,14 +374,18 @@ class XlsxWriter(TableWriter):
             self._sheet.write_string(0, column, field, self._header)
         self._row = 0
 
-    def write(self, record: Mapping[str, Any]) -> bool:
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        for values in rows:
+            self._write_row(values)
+        return len(rows)
+
+    def _write_row(self, values: Sequence[Any]) -> None:
         if self._row + 1 >= XLSX_MAX_ROWS:
             self._finish_sheet()
             self._new_sheet()
         self._row += 1
         sheet, row = self._sheet, self._row
-        for column, field in enumerate(self.fields):
-            value = record[field]
+        for column, value in enumerate(values):
             if value is None or value == []:
                 continue
             if isinstance(value, bool):
@@ -275,7 +397,6 @@ class XlsxWriter(TableWriter):
                 if len(text) > XLSX_MAX_CELL:
                     text = text[: XLSX_MAX_CELL - len(XLSX_TRUNCATED)] + XLSX_TRUNCATED
                 sheet.write_string(row, column, text)
-        return True
 
     def _finish_sheet(self) -> None:
         self._sheet.autofilter(0, 0, self._row, len(self.fields) - 1)

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from bot import custody
 from bot.export.filters import ExportFilters, Format, Profile
 from bot.export.formats import open_writer
-from bot.export.rows import count_tips, iter_tip_rows, redactions
+from bot.export.rows import count_tips, iter_tip_values, redactions
 from bot.gazetteer import Gazetteer
 from db.engine import SessionFactory, transaction
 
@@ -94,19 +94,19 @@ async def export_table(
     total = await count_tips(sessions, filters, profile) if progress is not None else 0
     sink = _HashingSink(out)
     writer = open_writer(fmt, sink, profile, bom=bom, tmpdir=tmpdir)
-    rows = skipped = 0
+    rows = skipped = reported = 0
     try:
         # Closed at once on failure: the page being read ahead is cancelled.
         async with contextlib.aclosing(
-            iter_tip_rows(sessions, filters, profile, batch=batch, gazetteer=gazetteer)
-        ) as records:
-            async for record_ in records:
-                if writer.write(record_):
-                    rows += 1
-                else:
-                    skipped += 1
-                if progress is not None and (rows + skipped) % batch == 0:
-                    progress(rows + skipped, max(total, rows + skipped))
+            iter_tip_values(sessions, filters, profile, batch=batch, gazetteer=gazetteer)
+        ) as slices:
+            async for values in slices:
+                written = writer.write_rows(values)
+                rows += written
+                skipped += len(values) - written
+                if progress is not None and rows + skipped >= reported + batch:
+                    reported = rows + skipped
+                    progress(reported, max(total, reported))
         # Finishing a workbook compresses it all: off the event loop, so a bot stays
         # responsive while an admin's export completes.
         await asyncio.to_thread(writer.close)
