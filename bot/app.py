@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -11,10 +13,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import Conflict, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -40,7 +43,7 @@ from db.migrate import upgrade
 from handlers import account, admin, common, intake, messages, relay
 from handlers.base import Ctx, Services, TipbotApp
 from handlers.evidence import BurstAcks, send_burst_ack
-from handlers.moderation import actions, commands
+from handlers.moderation import access, actions, commands
 from handlers.moderation.access import ModeratorGate
 from handlers.moderation.delivery import OutboxWorker
 
@@ -52,6 +55,8 @@ ALLOWED_UPDATES = [
     Update.EDITED_MESSAGE,
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,
+    # Joins and departures in the moderators' group (handlers.moderation.access).
+    Update.CHAT_MEMBER,
 ]
 
 
@@ -127,11 +132,19 @@ def build_application(
             app.job_queue.run_repeating(
                 _custody_head_job, interval=timedelta(hours=1), first=5, name="custody-head"
             )
+            app.job_queue.run_repeating(
+                _erasure_job, interval=timedelta(minutes=1), first=10, name="erasures"
+            )
             await start_evidence_jobs(app, services)
 
     async def post_stop(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await admin.stop(cast(TipbotApp, _app))  # running exports tell their admins
-        await services.outbox_worker.stop()
+        # Within the time a stop was given (bot.cli.bounded_stop), if it was; a message cut
+        # short in flight is sent again after the restart.
+        deadline = _app.bot_data.get("stop_deadline")
+        loop_time = asyncio.get_running_loop().time()
+        grace = 30.0 if deadline is None else max(0.5, float(deadline) - loop_time)
+        await services.outbox_worker.stop(grace=grace)
 
     async def post_shutdown(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await services.acks.close()
@@ -175,6 +188,7 @@ def build_application(
         )
         builder = builder.rate_limiter(cast(Any, limiter))
     app = cast(TipbotApp, builder.build())
+    quiet_polling_tracebacks()
     app.bot_data["services"] = services
 
     async def deliver_ack(chat_id: int, burst: Any) -> None:
@@ -221,7 +235,7 @@ def register_handlers(app: TipbotApp) -> None:
         add(CommandHandler("unban", commands.unban_command, filters=in_group))
         add(CommandHandler("help", commands.help_command, filters=in_group))
         add(MessageHandler(in_group & filters.REPLY & ~filters.COMMAND, commands.reply_message))
-    add(CallbackQueryHandler(actions.button, pattern=r"^mod:"))
+    add(CallbackQueryHandler(actions.button, pattern=r"^mod(:|$)"))
     add(CallbackQueryHandler(commands.queue_page, pattern=r"^modq:"))
     add(CallbackQueryHandler(relay.add_button, pattern=r"^a:"))
     add(CommandHandler("start", common.start, filters=private))
@@ -249,6 +263,8 @@ def register_handlers(app: TipbotApp) -> None:
     )
     add(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, common.edited_message))
     add(ChatMemberHandler(common.added_to_group, ChatMemberHandler.MY_CHAT_MEMBER))
+    add(ChatMemberHandler(access.member_changed, ChatMemberHandler.CHAT_MEMBER))
+    app.add_error_handler(PollingErrors())  # before on_error: it ends polling failures
     app.add_error_handler(common.on_error)
 
 
@@ -319,6 +335,16 @@ async def _timestamp_job(context: Ctx) -> None:
         )
 
 
+async def _erasure_job(context: Ctx) -> None:
+    """Erased originals whose deletion failed (a transient disk error) are retried until
+    they are gone (:func:`bot.intake.retry_erasures`, with backoff per file)."""
+    from bot.intake import retry_erasures
+
+    removed = await retry_erasures(context.services.sessions, context.services.store)
+    if removed:
+        log.info("deleted %d erased originals on retry", removed)
+
+
 async def _prune_job(context: Ctx) -> None:
     from bot.intake import prune_chat_messages
     from bot.moderation import prune_pending_questions
@@ -330,3 +356,66 @@ async def _prune_job(context: Ctx) -> None:
         log.info("pruned %d expired message ids", removed)
     if unsent:
         log.info("forgot %d replies to cards that were never sent", unsent)
+
+
+# ---------------------------------------------------------------------------- polling failures
+
+# PTB's own lines about failed polls (the updater's) carry the error's traceback: one line
+# says enough (the kind), and the updater retries with backoff anyway.
+_POLLING_LOGGERS = ("telegram.ext.Updater", "telegram.ext.Application", "telegram.ext")
+
+
+class _OneLine(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, Conflict):
+            return False  # PollingErrors has said it (and is stopping the application)
+        if isinstance(error, NetworkError):
+            first = record.getMessage().split(". ")[0].rstrip(".")
+            record.msg, record.args = "%s (%s)", (first, type(error).__name__)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_polling_tracebacks() -> None:
+    for name in _POLLING_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OneLine) for f in logger.filters):
+            logger.addFilter(_OneLine())
+
+
+class PollingErrors:
+    """The error handler for failures of fetching updates (PTB hands them over with no
+    update and no job): a second process polling the same token (409 Conflict) gets one line
+    and stops this application; a network outage gets one line per kind of failure (and a
+    reminder every :attr:`REMIND` seconds while it lasts), not a traceback per poll — PTB's
+    polling loop retries with its own backoff (up to 30 s)."""
+
+    REMIND = 600.0
+
+    def __init__(self) -> None:
+        self._said: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+
+    async def __call__(self, update: object, context: Ctx) -> None:
+        error = context.error
+        if update is not None or context.job is not None:
+            return
+        if isinstance(error, Conflict):
+            log.error("another process is polling this bot's token: stopping")
+            context.application.bot_data["polling_conflict"] = True
+            context.application.stop_running()
+            raise ApplicationHandlerStop
+        if isinstance(error, NetworkError):  # includes TimedOut
+            kind = type(error).__name__
+            self._failures[kind] = self._failures.get(kind, 0) + 1
+            now = time.monotonic()
+            if now - self._said.get(kind, -self.REMIND) >= self.REMIND:
+                self._said[kind] = now
+                log.warning(
+                    "cannot fetch updates from Telegram (%s): retrying with backoff "
+                    "(failure %d of this kind)",
+                    kind,
+                    self._failures[kind],
+                )
+            raise ApplicationHandlerStop

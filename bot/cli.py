@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -32,6 +34,7 @@ from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from telegram import Bot
+    from telegram.ext import Application
 
 log = logging.getLogger("tipbot")
 
@@ -180,8 +183,69 @@ def _run(settings: Settings) -> int:
         make_url(settings.database_url).get_backend_name(),
         settings.media_dir,
     )
+    bounded_stop(app, settings.tipbot_stop_timeout)
     app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    if app.bot_data.get("polling_conflict"):
+        return 1  # another process polls this token (bot.app.PollingErrors said so)
     return 0
+
+
+# The name PTB gives the task of each update it processes (Application.create_task).
+_UPDATE_TASK = ":process_concurrent_update"
+
+
+def bounded_stop(app: Application[Any, Any, Any, Any, Any, Any], timeout: float) -> None:
+    """Make SIGTERM and SIGINT stop the bot within ``timeout`` seconds.
+
+    PTB stops by processing every update it has fetched, however many: with a backlog that
+    can take minutes. Here the updates in hand get ``timeout`` seconds, then those not
+    finished are cancelled (their transactions roll back). PTB has already confirmed to
+    Telegram every update it fetched, so those are not delivered again: until updates are
+    stored before they are confirmed, they are lost (the log line counts them). A second
+    signal cuts short at once.
+    """
+    original = app.post_init
+
+    async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if original is not None:
+            await original(application)
+        loop = asyncio.get_running_loop()
+        stopping = False
+
+        def cut_short() -> None:
+            unfinished = [
+                task
+                for task in asyncio.all_tasks(loop)
+                if (task.get_name() or "").endswith(_UPDATE_TASK) and not task.done()
+            ]
+            if unfinished:
+                log.warning(
+                    "stopping: %d updates not finished within TIPBOT_STOP_TIMEOUT (%g s) "
+                    "were cut short",
+                    len(unfinished),
+                    timeout,
+                )
+            for task in unfinished:
+                task.cancel()
+
+        def on_signal() -> None:
+            nonlocal stopping
+            if stopping:
+                cut_short()
+                return
+            stopping = True
+            log.info("stopping: the updates in hand get up to %g s", timeout)
+            # The outbox worker's message in flight gets what is left (bot.app's post_stop).
+            application.bot_data["stop_deadline"] = loop.time() + timeout
+            loop.call_later(timeout, cut_short)
+            application.stop_running()
+
+        # Replaces the handlers run_polling installed (they wait for every fetched update).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # not on Windows' event loop
+                loop.add_signal_handler(signum, on_signal)
+
+    app.post_init = post_init
 
 
 def main(argv: Sequence[str] | None = None) -> int:

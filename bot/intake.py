@@ -8,6 +8,7 @@ at every step, so a restart or a second process continues where the reporter sto
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from bot import custody, duplicates, outbox
 from bot.evidence import testimony
 from bot.evidence.verifier import TESTIMONY_FIELDS
 from bot.gazetteer import NearestPlace, Place
-from bot.media import MediaStore, StagedFile
+from bot.media import MediaStore, StagedFile, StorageError
 from bot.refcode import new_reference
 from db.engine import SessionFactory, transaction
 from db.models import (
@@ -35,10 +36,13 @@ from db.models import (
     ChatMessage,
     Media,
     OutboxMessage,
+    PendingErasure,
     Reporter,
     Tip,
     TipNote,
 )
+
+log = logging.getLogger(__name__)
 
 # The version of the privacy notice a reporter agrees to; bump it when the notice changes
 # and everyone is asked to agree again.
@@ -492,22 +496,66 @@ def erase_testimony(tip: Tip) -> None:
 async def erase_media(session: AsyncSession, tip: Tip) -> int:
     """Delete a tip's media rows; their originals are deleted once the transaction has
     committed (:func:`delete_unreferenced_originals`), so a rolled-back erasure never leaves
-    rows pointing at missing files. Returns how many rows went."""
+    rows pointing at missing files. The erasure owed is written here too
+    (:class:`db.models.PendingErasure`), so a file that cannot be deleted then is retried
+    (:func:`retry_erasures`) until it is gone. Returns how many rows went."""
     media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
     if media:
         await session.execute(delete(Media).where(Media.id.in_([m.id for m in media])))
         candidates: dict[str, str] = session.info.setdefault(ERASE_FILES, {})
-        candidates.update({m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key})
+        owed = {m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key}
+        candidates.update(owed)
+        await _owe_erasures(session, owed)
     return len(media)
 
 
+async def _owe_erasures(session: AsyncSession, owed: Mapping[str, str]) -> None:
+    """Record erasures owed; one already owed for the same content stays as it is."""
+    if not owed:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        insert: Any = pg_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = sqlite_insert
+    now = utcnow()
+    rows = [
+        {
+            "sha256": sha256,
+            "storage_key": key,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for sha256, key in sorted(owed.items())
+    ]
+    await session.execute(insert(PendingErasure).values(rows).on_conflict_do_nothing())
+
+
+# Waits between attempts at an erasure that failed: doubling, at most an hour.
+ERASURE_RETRY_FIRST = timedelta(seconds=30)
+ERASURE_RETRY_MAX = timedelta(hours=1)
+
+
+def _erasure_backoff(attempts: int) -> timedelta:
+    doubled: timedelta = ERASURE_RETRY_FIRST * (1 << min(attempts - 1, 20))
+    return min(ERASURE_RETRY_MAX, doubled)
+
+
 async def delete_unreferenced_originals(
-    sessions: SessionFactory, store: MediaStore, candidates: dict[str, str]
+    sessions: SessionFactory, store: MediaStore, candidates: Mapping[str, str]
 ) -> int:
     """After an erasure committed: delete each original no media row references any more.
 
     Each check runs under the content's lock, which a concurrent sender of the same bytes
     also holds until its own commit, so a file is never deleted under a new reference.
+    An erasure done (or no longer owed: the content is referenced again) is struck off;
+    one the disk refused stays owed, with its next attempt put back (doubling). Returns how
+    many files were deleted.
     """
     removed = 0
     for sha256, key in sorted(candidates.items()):
@@ -516,9 +564,46 @@ async def delete_unreferenced_originals(
             used = (
                 await session.execute(select(Media.id).where(Media.sha256 == sha256).limit(1))
             ).first()
-            if used is None and store.delete(key):
-                removed += 1
+            owed = await session.get(PendingErasure, sha256)
+            try:
+                if used is None and store.delete(key):
+                    removed += 1
+            except StorageError as exc:
+                if owed is None:
+                    owed = PendingErasure(sha256=sha256, storage_key=key, attempts=0)
+                    session.add(owed)
+                owed.attempts += 1
+                wait = _erasure_backoff(owed.attempts)
+                owed.next_attempt_at = utcnow() + wait
+                log.warning(
+                    "an erased original could not be deleted (%s); retrying in %d s (attempt %d)",
+                    exc.code,
+                    wait.total_seconds(),
+                    owed.attempts,
+                )
+                continue
+            if owed is not None:
+                await session.delete(owed)
     return removed
+
+
+async def retry_erasures(
+    sessions: SessionFactory, store: MediaStore, *, now: datetime | None = None, batch: int = 100
+) -> int:
+    """Attempt the erasures owed whose time has come (a periodic job); how many files went."""
+    now = now or utcnow()
+    async with sessions() as session:
+        due = (
+            await session.execute(
+                select(PendingErasure.sha256, PendingErasure.storage_key)
+                .where(PendingErasure.next_attempt_at <= now)
+                .order_by(PendingErasure.next_attempt_at, PendingErasure.sha256)
+                .limit(batch)
+            )
+        ).all()
+    if not due:
+        return 0
+    return await delete_unreferenced_originals(sessions, store, {sha: key for sha, key in due})
 
 
 # ---------------------------------------------------------------------------- submit

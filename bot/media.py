@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import filetype
 import httpx
@@ -41,6 +43,36 @@ class DownloadError(Exception):
 class TooLargeError(DownloadError):
     def __init__(self) -> None:
         super().__init__("too_large")
+
+
+class StorageError(Exception):
+    """The media folder refused a write (disk full, I/O error, permissions): nothing of
+    the file is kept. ``code`` is the errno's name (``ENOSPC``), safe to log and store."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def disk_full(self) -> bool:
+        return self.code in ("ENOSPC", "EDQUOT")
+
+    @classmethod
+    def from_os(cls, exc: OSError) -> StorageError:
+        code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+        return cls(code or type(exc).__name__)
+
+    def log(self) -> None:
+        """The operators' line: what happened and what to do, no file and no words."""
+        if self.disk_full:
+            log.error(
+                "storage full: could not store a file (%s); free space in MEDIA_DIR", self.code
+            )
+        else:
+            log.error(
+                "storage error: could not store a file (%s); check the disk holding MEDIA_DIR",
+                self.code,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +140,18 @@ class MediaStore:
     ) -> StagedFile:
         """Consume ``chunks`` into ``tmp/``, hashing them as they arrive.
 
-        Raises :class:`TooLargeError` past ``max_bytes`` and a retryable :class:`DownloadError`
-        when fewer or more bytes than ``expected_size`` arrived; either way nothing is kept.
+        Raises :class:`TooLargeError` past ``max_bytes``, a retryable :class:`DownloadError`
+        when fewer or more bytes than ``expected_size`` arrived, and :class:`StorageError`
+        when the disk refuses the bytes (full, I/O error); either way nothing is kept.
         The caller must :meth:`commit` or :meth:`discard` the result.
         """
-        self._tmp.mkdir(parents=True, exist_ok=True)
         tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         size = 0
         head = b""
         try:
-            with tmp_path.open("wb") as out:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            with self._open_staging(tmp_path) as out:
                 async for chunk in chunks:
                     if not chunk:
                         continue
@@ -135,11 +168,24 @@ class MediaStore:
                 await asyncio.to_thread(os.fsync, out.fileno())
             if expected_size is not None and size != expected_size:
                 raise DownloadError("truncated", retryable=True)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+        except BaseException as exc:
+            # A partial file of a full disk must not stay: unlinking it frees the space.
+            with contextlib.suppress(OSError):
                 tmp_path.unlink()
+            if isinstance(exc, OSError):
+                raise StorageError.from_os(exc) from None
             raise
         return StagedFile(tmp_path, digest.hexdigest(), size, detect_mime(head))
+
+    def _open_staging(self, path: Path) -> IO[Any]:
+        """The staging file to write (a seam for tests that simulate a full disk)."""
+        return path.open("wb")
+
+    def _link(self, source: Path, target: Path) -> None:
+        os.link(source, target)
+
+    def _unlink(self, path: Path) -> None:
+        path.unlink()
 
     async def stage_local_file(self, source: Path, *, max_bytes: int) -> StagedFile:
         """Copy a file a local Bot API server wrote to disk, hashing it on the way."""
@@ -153,29 +199,45 @@ class MediaStore:
 
     def commit(self, staged: StagedFile) -> Path:
         """Put a staged file in its content address (read-only) unless that content is there
-        already; return the original's path. The staged copy stays until :meth:`discard`."""
+        already; return the original's path. The staged copy stays until :meth:`discard`.
+
+        Raises :class:`StorageError` when the disk refuses (the original is then not there).
+        """
         final = self.root / staged.storage_key
-        if not final.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            staged.tmp_path.chmod(0o444)
-            # A hard link: the staged bytes become the original without copying. If another
-            # task linked the same content a moment ago, theirs is identical: keep it.
-            with contextlib.suppress(FileExistsError):
-                os.link(staged.tmp_path, final)
+        try:
+            if not final.exists():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                staged.tmp_path.chmod(0o444)
+                # A hard link: the staged bytes become the original without copying. If
+                # another task linked the same content a moment ago, theirs is identical.
+                with contextlib.suppress(FileExistsError):
+                    self._link(staged.tmp_path, final)
+        except OSError as exc:
+            raise StorageError.from_os(exc) from None
         return final
 
     def discard(self, staged: StagedFile) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        # A staged file that cannot be removed now is dropped by the next start (prepare).
+        try:
             staged.tmp_path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove a staged file (%s)", StorageError.from_os(exc).code)
 
     def delete(self, storage_key: str) -> bool:
-        """Remove an original (the caller has checked nothing references it any more)."""
+        """Remove an original (the caller has checked nothing references it any more);
+        False if it was not there. Raises :class:`StorageError` when it cannot be removed
+        now (the caller retries later)."""
+        path = self.path_for(storage_key)
         try:
-            path = self.path_for(storage_key)
-            path.chmod(0o600)
-            path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                path.chmod(0o600)
+            self._unlink(path)
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StorageError.from_os(exc) from None
         return True
 
     def disk_free_bytes(self) -> int:

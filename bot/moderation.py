@@ -27,6 +27,7 @@ from bot.gazetteer import haversine_km
 from db.models import (
     MEDIA_FAILED,
     OUTBOX_CANCELLED,
+    OUTBOX_FAILED,
     OUTBOX_PENDING,
     OUTBOX_SENT,
     TIP_DRAFT,
@@ -68,6 +69,9 @@ OPEN = frozenset({TIP_SUBMITTED, TIP_IN_REVIEW, TIP_NEEDS_INFO})
 PENDING_QUESTION = "pending"
 # Messages in the group that show a tip's content: a withdrawal deletes them.
 CONTENT_COPIES = ("card", "answer", "view")
+# How the last_error of an outbox row Telegram refused for good starts (the message itself,
+# in its safe form too): such rows are failed, never retried, and counted by stats().
+REFUSED = "refused: "
 # How long the reporter's next message counts as the answer to an open question.
 QUESTION_TTL = timedelta(days=7)
 # How long after answering, a reporter's further messages still belong to the answer.
@@ -617,7 +621,17 @@ async def add_from_reporter(
     gather: timedelta | None = None,
 ) -> TipNote:
     """Attach the reporter's answer (or later addition) and queue it for the moderators;
-    ``gather`` holds it back a moment so the rest of an album goes in the same message."""
+    ``gather`` holds it back a moment so the rest of an album goes in the same message.
+
+    The caller holds the reporter's row; the tip is locked next (the lock order, see
+    docs/architecture.md) and read again, before anything refers to it: a verdict given
+    meanwhile is seen (not overwritten with "submitted"), and the note's foreign key does
+    not take a share lock that a moderator's lock on the tip would then deadlock with."""
+    await session.refresh(tip, with_for_update=True)
+    if question is not None:
+        await session.refresh(question)  # a verdict closes the tip's open questions
+        if not question.is_open:
+            question = None
     note = TipNote(tip_id=tip.id, kind=kind, text=text, media_id=media_id)
     session.add(note)
     if question is not None:
@@ -799,7 +813,8 @@ async def file_counts(session: AsyncSession, tip_ids: list[int]) -> dict[int, in
 
 
 async def stats(session: AsyncSession, *, days: int = 14) -> dict[str, Any]:
-    """Counts by status, category, oblast and day (submitted tips)."""
+    """Counts by status, category, oblast and day (submitted tips), and of messages
+    Telegram refused for good (``undelivered``: outbox rows failed as :data:`REFUSED`)."""
     live = Tip.status.not_in((TIP_DRAFT,))
 
     async def count_by(column: Any) -> list[tuple[Any, int]]:
@@ -817,11 +832,20 @@ async def stats(session: AsyncSession, *, days: int = 14) -> dict[str, Any]:
         if moment is not None:
             key = moment.date().isoformat()
             per_day[key] = per_day.get(key, 0) + 1
+    undelivered = (
+        await session.execute(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.status == OUTBOX_FAILED,
+                OutboxMessage.last_error.startswith(REFUSED, autoescape=True),
+            )
+        )
+    ).scalar_one()
     return {
         "status": await count_by(Tip.status),
         "category": await count_by(Tip.category),
         "oblast": await count_by(Tip.oblast),
         "day": sorted(per_day.items()),
+        "undelivered": int(undelivered),
     }
 
 

@@ -1,9 +1,11 @@
 """The outbox: messages waiting to be sent, written in the transaction that caused them.
 
 A row is claimed with a lease (so two processes never send it both), sent, and marked sent
-only when Telegram confirmed it; a failed send is postponed with backoff and tried again —
-nothing is dropped. A crash between Telegram's confirmation and the commit can repeat one
-message; losing one is never possible.
+only when Telegram confirmed it; a failed send is postponed with backoff and tried again.
+Only a message Telegram refuses for good (a 400 about the message itself, even re-sent once
+in a safe plain form) ends as ``failed`` — logged and counted in /stats, never retried
+forever and never silently stuck. A crash between Telegram's confirmation and the commit can
+repeat one message.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ PTB hands every update to :class:`ChatOrderedProcessor`. Updates of one chat wai
 other on a per-chat lock (FIFO), so a reporter's album arrives in order while another
 reporter's slow download never delays anyone else. In a group the turn is per member, so
 one moderator's album of evidence does not hold up the others' buttons. The processor also
-drops floods from one private chat (sending one polite notice per flood) and logs one line
+drops floods of taps and texts from one private chat (sending one polite notice per flood;
+files always pass: evidence is never dropped) and logs one line
 per update: its id, the handler that took it, the outcome and the milliseconds it took —
 never its content.
 """
@@ -21,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseUpdateProcessor
 
@@ -55,19 +56,29 @@ def mark_outcome(outcome: str) -> None:
 
 
 class FloodGate:
-    """At most ``limit`` updates a minute per private chat; an album counts once.
+    """At most ``limit`` updates a minute per private chat, as a bucket of ``limit`` tokens
+    refilled at ``limit`` a minute.
 
-    Updates past the limit keep counting, so a continuous flood stays ignored until it
-    slows down. :meth:`admit` says ``"ok"``, ``"first_excess"`` (notify once) or ``"excess"``.
+    A steady pace at the limit (a tap every 2 s under 30 a minute) keeps the bucket full,
+    however its timing jitters; a burst may use the whole bucket at once. An update past it
+    still spends what has refilled meanwhile, so a flood faster than the limit stays ignored
+    until it slows down below it. :meth:`admit` says ``"ok"``, ``"first_excess"`` (notify
+    once per flood) or ``"excess"``.
+
+    Files never come here (:class:`ChatOrderedProcessor` lets them through): evidence is
+    never dropped, and the per-report file limit tells the reporter exactly what was not
+    taken. ``media_group_id`` makes an album count once, for callers that count files.
     """
 
     def __init__(
         self, limit: int, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._limit = limit
+        self._limit = float(limit)
+        self._rate = limit / window
         self._window = window
         self._clock = clock
-        self._seen: dict[int, deque[float]] = {}
+        # Per chat: tokens left, and when they were counted.
+        self._buckets: dict[int, tuple[float, float]] = {}
         self._albums: dict[int, deque[str]] = {}
         self._flooding: set[int] = set()
 
@@ -78,22 +89,27 @@ class FloodGate:
             if media_group_id in albums:
                 return "ok"
             albums.append(media_group_id)
-        seen = self._seen.setdefault(key, deque(maxlen=self._limit + 1))
-        seen.append(now)
-        if len(seen) > self._limit and now - seen[0] < self._window:
-            if key in self._flooding:
-                return "excess"
-            self._flooding.add(key)
-            return "first_excess"
-        self._flooding.discard(key)
-        if len(self._seen) > 10_000:
-            self._forget_idle(now)
-        return "ok"
+        tokens, counted = self._buckets.get(key, (self._limit, now))
+        tokens = min(self._limit, tokens + (now - counted) * self._rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            self._flooding.discard(key)
+            if len(self._buckets) > 10_000:
+                self._forget_idle(now)
+            return "ok"
+        # Past the limit: what refilled is spent all the same (never below empty).
+        self._buckets[key] = (0.0, now)
+        if key in self._flooding:
+            return "excess"
+        self._flooding.add(key)
+        return "first_excess"
 
     def _forget_idle(self, now: float) -> None:
-        for key in [k for k, d in self._seen.items() if d and now - d[-1] > self._window]:
-            self._seen.pop(key, None)
+        # A chat quiet for a whole window has a full bucket again: nothing to remember.
+        for key in [k for k, (_, at) in self._buckets.items() if now - at > self._window]:
+            self._buckets.pop(key, None)
             self._albums.pop(key, None)
+            self._flooding.discard(key)
 
 
 def _chat_key(update: object) -> Hashable | None:
@@ -109,14 +125,23 @@ def _chat_key(update: object) -> Hashable | None:
     return None
 
 
-def _private_flood_key(update: object) -> tuple[int, str | None] | None:
+# Message attributes that carry a file: evidence, which the flood gate never drops.
+_FILE_ATTRIBUTES = ("photo", "video", "document", "voice", "audio", "video_note", "animation")
+
+
+def _carries_file(message: Message | None) -> bool:
+    return message is not None and any(getattr(message, name) for name in _FILE_ATTRIBUTES)
+
+
+def _private_flood_key(update: object) -> int | None:
+    """The private chat whose flood gate an update passes; None when it passes none (a
+    group, or a file: files are counted by the per-report limit instead)."""
     if not isinstance(update, Update):
         return None
     chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE:
+    if chat is None or chat.type != ChatType.PRIVATE or _carries_file(update.message):
         return None
-    message = update.message
-    return chat.id, (message.media_group_id if message is not None else None)
+    return chat.id
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -155,7 +180,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         try:
             flood = _private_flood_key(update)
             if self._flood_gate is not None and flood is not None:
-                verdict = self._flood_gate.admit(*flood)
+                verdict = self._flood_gate.admit(flood)
                 if verdict != "ok":
                     if inspect.iscoroutine(coroutine):
                         coroutine.close()

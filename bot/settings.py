@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     tipbot_description_total_chars: int = Field(default=20000, ge=1000)
     tipbot_ack_delay_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
     tipbot_concurrent_updates: int = Field(default=1024, ge=1, le=4096)
+    # On SIGTERM/SIGINT: how long the updates in hand may take to finish before the rest is
+    # cut short (bot/cli.py).
+    tipbot_stop_timeout: float = Field(default=10.0, gt=0, le=600)
     tipbot_moderator_language: str = "en"
     # The time zone of every date and time shown to people ("today", cards, history).
     tipbot_timezone: str = "Europe/Kyiv"

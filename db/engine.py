@@ -4,21 +4,40 @@ SQLite is the embedded default. Its writers are serialised by the file lock anyw
 bot keeps one connection per process (waiting happens in asyncio, not in SQLite's busy
 loop) and starts every transaction with ``BEGIN IMMEDIATE`` so that two processes on one
 file queue for the write lock instead of failing half-way through a transaction.
+
+PostgreSQL takes row locks as a transaction goes, so two transactions can still deadlock
+(SQLSTATE 40P01) or fail to serialise (40001) when their lock orders cross somewhere not yet
+made consistent (docs/architecture.md, "Lock order"). :func:`retrying` runs a whole
+transaction body again after such a failure, so both sides get their answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# Failures after which running the same transaction again may well succeed: a deadlock
+# (PostgreSQL broke the cycle by aborting us) and a serialisation failure.
+RETRYABLE_SQLSTATES = {"40P01": "deadlock", "40001": "serialisation failure"}
+# The pause before attempt n is random in [0, BACKOFF * 2**n): two transactions that just
+# deadlocked must not come back at the same moment.
+BACKOFF = 0.02
 
 
 def create_engine(
@@ -86,3 +105,52 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """
     async with factory() as session, session.begin():
         yield session
+
+
+def retryable(exc: BaseException) -> str | None:
+    """What kind of passing failure ``exc`` is (``"deadlock"``, ...), or None when running
+    the transaction again would not help."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    original = exc.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return RETRYABLE_SQLSTATES.get(str(code)) if code else None
+
+
+async def retrying(
+    factory: SessionFactory,
+    body: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> tuple[T, AsyncSession]:
+    """Run ``body`` in one transaction (as :func:`transaction`), again from the start after a
+    deadlock or a serialisation failure, up to ``attempts`` times with a short random pause.
+
+    ``body`` must do nothing outside the database that cannot be done twice (it is given a
+    new session each time; anything it read from an earlier attempt is stale). Returns what
+    it returned and its (committed, closed) session, whose ``info`` callers read.
+    """
+
+    async def once() -> tuple[T, AsyncSession]:
+        async with transaction(factory) as session:
+            result = await body(session)
+        return result, session
+
+    return await retry_transaction(once, attempts=attempts)
+
+
+async def retry_transaction(run: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Call ``run`` (which opens and ends its own transaction, e.g. a method built around
+    ``async with transaction(...)``) again after a deadlock or a serialisation failure, as
+    :func:`retrying` does. ``run`` must raise those before it does anything that cannot be
+    done twice (a network call)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await run()
+        except DBAPIError as exc:
+            kind = retryable(exc)
+            if kind is None or attempt == attempts:
+                raise
+            log.warning("transaction rolled back by a %s: running it again (%d)", kind, attempt)
+        await asyncio.sleep(random.uniform(0, BACKOFF * 2**attempt))  # noqa: S311 (not secret)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -14,10 +14,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
+
+# The key of the PostgreSQL advisory lock migrations hold (any constant no other lock uses:
+# the content locks of bot/intake.py are hashes of b"content:...").
+MIGRATION_LOCK = 0x7469_7062_6F74_6D67  # "tipbotmg"
 
 
 def alembic_config() -> Config:
@@ -50,8 +55,17 @@ async def _migrate(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if engine.dialect.name != "sqlite":
         async with engine.begin() as connection:
+            # Two processes migrating one database (two `tipbot migrate`, or `run` started
+            # twice) take turns: the second waits here until the first has committed, then
+            # finds the schema current. Without it both create the same tables and one
+            # fails. The lock ends with the transaction.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
             await connection.run_sync(_run)
         return
+    # SQLite needs no lock of its own: the migration's transaction begins with BEGIN
+    # IMMEDIATE (db/engine.py), so a second process waits for the file's write lock.
     # SQLite: batch operations recreate tables; with foreign keys enforced, dropping the old
     # table would cascade into the rows that reference it. Enforcement can only be switched
     # outside a transaction, so migrations get their own connection without it, and the

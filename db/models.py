@@ -108,6 +108,7 @@ CUSTODY_V2 = 2  # the hash covers a digest of the body: entries can be redacted 
 OUTBOX_PENDING = "pending"
 OUTBOX_SENT = "sent"
 OUTBOX_CANCELLED = "cancelled"
+OUTBOX_FAILED = "failed"  # refused by Telegram for good (or its reader is gone): never retried
 
 
 class Reporter(Base):
@@ -420,4 +421,18 @@ class GroupMessage(Base):
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingErasure(Base):
+    """An original whose erasure is owed: written in the transaction that deletes its last
+    media rows, removed once the file is gone (or is referenced again). A file that could
+    not be unlinked stays here and is retried with backoff until it is gone."""
+
+    __tablename__ = "pending_erasure"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

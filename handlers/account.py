@@ -8,6 +8,7 @@ from telegram import ReplyKeyboardRemove, Update
 
 from bot import custody, intake
 from bot.i18n import Html
+from bot.refcode import normalise_reference
 from db.models import Tip
 from handlers import render
 from handlers.base import Ctx, Screen, button, handler, keyboard
@@ -42,6 +43,8 @@ async def erase_button(update: Update, context: Ctx) -> None:
     chat's recent messages, both sides, and leave only a neutral line."""
     query = update.callback_query
     reference = (query.data or "e:-").split(":", 1)[1] if query is not None else "-"
+    if normalise_reference(reference) != reference:
+        reference = "-"  # not one this bot wrote (a NUL in it would fail the query)
     up_to = _pressed_message_id(update)
 
     async def decide(session: AsyncSession, state: State) -> Reply:

@@ -70,7 +70,7 @@ UPLOAD_TIMEOUT = 600.0
 _PROFILES = {"i": Profile.INVESTIGATOR, "p": Profile.PUBLIC}
 _CHOICE = re.compile(
     r"(?P<what>[a-z]{3,7})\.(?P<profile>[ip])\.(?P<mask>[0-9a-f]{2})"
-    r"\.(?P<category>[a-z_]{1,32}|-)\.(?P<oblast>\d{2}|-)\.(?P<days>\d{1,2})"
+    r"\.(?P<category>[a-z_]{1,32}|-)\.(?P<oblast>[0-9]{2}|-)\.(?P<days>[0-9]{1,2})"
 )
 # Screens a button can lead to; "go" starts the export, "x" cancels.
 _SCREENS = ("w", "p", "f", "st", "ct", "ob", "pd", "go")

@@ -26,6 +26,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot import tgtext
 from bot.gazetteer import Gazetteer
 from bot.i18n import Catalog, Html, pick_language, plain
 from bot.keys import Keyring
@@ -97,6 +98,23 @@ def handler(name: str) -> Callable[[Callback], Callback]:
         return wrapper
 
     return decorate
+
+
+# Ids of our tables are 32-bit integers (SQLite and PostgreSQL's INTEGER).
+ID_MAX = 2**31 - 1
+
+
+def parse_id(text: str, *, minimum: int = 1, maximum: int = ID_MAX) -> int | None:
+    """A number in a button's data or a command's argument, or None unless it is written
+    as this bot writes one: ASCII digits only, no sign, spaces, underscores or leading
+    zeros, within ``minimum..maximum``. (``int()`` accepts "٣", " 12 " and "1_000", and a
+    20-digit id overflows the database's column: each would be an error, not a refusal.)"""
+    if not text or len(text) > len(str(maximum)) or not text.isascii() or not text.isdigit():
+        return None
+    if text != "0" and text.startswith("0"):
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +204,11 @@ async def answer(
 ) -> bool:
     """Stop the button's spinner (with a toast, or an alert to dismiss); an expired or
     already answered query is not worth failing for (False). Toasts are plain text of at
-    most 200 characters."""
+    most 200 UTF-16 code units (Telegram's measure: an emoji can count two)."""
     if query is None:
         return False
     if text is not None:
-        text = plain(text)
-        if len(text) > 200:
-            text = text[:199] + "…"
+        text = tgtext.shorten_plain(plain(text), tgtext.TOAST)
     try:
         await query.answer(text, show_alert=alert)
     except BadRequest:

@@ -39,9 +39,10 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from bot import intake, moderation, outbox
 from bot.duplicates import perceptual_hash
 from bot.i18n import Html
-from bot.media import DownloadError, StagedFile, TooLargeError
+from bot.media import DownloadError, StagedFile, StorageError, TooLargeError
 from bot.metadata import extract_metadata
 from bot.processor import ChatOrderedProcessor
+from bot.text import clean_optional
 from db.engine import transaction
 from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip, TipNote
 from handlers import relay, render
@@ -79,14 +80,14 @@ def forward_origin(message: Message) -> dict[str, Any] | None:
     if isinstance(origin, MessageOriginChannel):
         data.update(
             chat_id=origin.chat.id,
-            title=origin.chat.title,
+            title=clean_optional(origin.chat.title),
             username=origin.chat.username,
             message_id=origin.message_id,
         )
     elif isinstance(origin, MessageOriginChat):
         data.update(
             chat_id=origin.sender_chat.id,
-            title=origin.sender_chat.title,
+            title=clean_optional(origin.sender_chat.title),
             username=origin.sender_chat.username,
         )
     elif isinstance(origin, MessageOriginUser | MessageOriginHiddenUser):
@@ -105,7 +106,7 @@ def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
         "media_group_id": message.media_group_id,
         "telegram_date": message.date,
         "received_at": received_at,
-        "caption": message.caption,
+        "caption": clean_optional(message.caption),
         "forward_origin": forward_origin(message),
     }
     if message.photo:
@@ -132,7 +133,7 @@ def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
             kind=kind,
             file_id=item.file_id,
             file_unique_id=item.file_unique_id,
-            file_name=getattr(item, "file_name", None),
+            file_name=clean_optional(getattr(item, "file_name", None)),
             declared_mime=getattr(item, "mime_type", None) or ("video/mp4" if side else None),
             size=item.file_size,
             recompressed=False,
@@ -157,7 +158,11 @@ class Burst:
     voices: int = 0
     too_large: list[tuple[str, int | None]] = field(default_factory=list)
     failed: int = 0
+    # Files the media folder refused (disk full, I/O error): to be sent again later.
+    storage_failed: int = 0
+    # Files past the report's limit (``refused_limit``: the limit that applied).
     refused: int = 0
+    refused_limit: int | None = None
     compressed: bool = False
     new_report: bool = False
     # Files that answered a question or were added to a report: (tip id, kind).
@@ -171,6 +176,7 @@ class Burst:
             or self.voices
             or self.too_large
             or self.failed
+            or self.storage_failed
             or self.refused
             or self.new_report
             or self.relay
@@ -359,15 +365,11 @@ class BurstAcks:
             lines.append(t(lang, "evidence-too-large", name=name, size=size_mb, limit=limit_mb))
         if burst.failed:
             lines.append(t(lang, "evidence-failed", count=burst.failed))
+        if burst.storage_failed:
+            lines.append(t(lang, "evidence-storage-failed", count=burst.storage_failed))
         if burst.refused:
-            lines.append(
-                t(
-                    lang,
-                    "evidence-limit",
-                    count=burst.refused,
-                    max=self._services.settings.tipbot_max_files_per_report,
-                )
-            )
+            limit = burst.refused_limit or self._services.settings.tipbot_max_files_per_report
+            lines.append(t(lang, "evidence-limit", count=burst.refused, max=limit))
         if burst.compressed and tip is not None and not tip.originals_hint_sent:
             tip.originals_hint_sent = True
             lines.append(t(lang, "evidence-originals-hint"))
@@ -476,10 +478,37 @@ async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
     except (TimedOut, NetworkError):
         new.status, new.failure_reason = MEDIA_FAILED, "network"
         return None
+    except StorageError as exc:
+        _storage_failed(new, exc)
+        return None
     new.status = MEDIA_STORED
     new.metadata = await asyncio.to_thread(extract_metadata, staged.tmp_path, staged.detected_mime)
     if staged.detected_mime.startswith("image/"):
         new.phash = await asyncio.to_thread(perceptual_hash, staged.tmp_path)
+    return staged
+
+
+def _storage_failed(new: intake.NewMedia, exc: StorageError) -> None:
+    """The media folder refused the file: recorded as failed ("storage"), the reporter is
+    asked to send it again later, the operators get one line saying what to do."""
+    exc.log()
+    new.status, new.failure_reason = MEDIA_FAILED, "storage"
+
+
+def _file_original(
+    state: State, new: intake.NewMedia, staged: StagedFile | None
+) -> StagedFile | None:
+    """Put a downloaded original in its place before its row is written, so a disk that
+    refuses it fails this file alone (recorded as failed), not the whole transaction.
+    :func:`bot.intake.add_media` files it again under the content's lock (a no-op unless
+    an erasure removed it in between)."""
+    if staged is None:
+        return None
+    try:
+        state.services.store.commit(staged)
+    except StorageError as exc:
+        _storage_failed(new, exc)
+        return None
     return staged
 
 
@@ -514,9 +543,13 @@ async def receive(update: Update, context: Ctx) -> None:
         limit = services.settings.tipbot_max_files_per_report
         target = await relay.relay_target(session, state, message)
         if target is not None:
-            # Answers and additions may hold as many files again as a report.
+            # Answers and additions may hold as many files again as a report. Those past
+            # it are counted in the burst: one line says exactly how many were not taken.
             if await intake.count_media(session, target.tip.id) >= 2 * limit:
-                return Reply(send=[Screen(state.t("evidence-limit", count=1, max=2 * limit))])
+                refused = services.acks.burst(state.person.chat_id, state.lang)
+                refused.refused += 1
+                refused.refused_limit = 2 * limit
+                return Reply()
             question = target.question.id if target.question else None
             admitted.append(Admission(target.tip.id, None, target.kind, question))
             return Reply()
@@ -528,7 +561,9 @@ async def receive(update: Update, context: Ctx) -> None:
             state.draft = await intake.create_draft(session, state.reporter, state.lang)
             acks.burst(state.person.chat_id, state.lang).new_report = True
         if await intake.count_media(session, state.draft.id) >= limit:
-            acks.burst(state.person.chat_id, state.lang).refused += 1
+            refused = acks.burst(state.person.chat_id, state.lang)
+            refused.refused += 1
+            refused.refused_limit = limit
         else:
             admitted.append(Admission(state.draft.id, state.draft.step))
         return Reply()
@@ -549,7 +584,8 @@ async def receive(update: Update, context: Ctx) -> None:
             new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
             _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
             return Reply()
-        await intake.add_media(session, tip, new, staged, actor=state.actor, store=services.store)
+        filed = _file_original(state, new, staged)
+        await intake.add_media(session, tip, new, filed, actor=state.actor, store=services.store)
         if new.kind == "voice" and admission.step == "description" and new.status == MEDIA_STORED:
             return await _voice_testimony(session, state, tip)
         _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
@@ -599,8 +635,9 @@ async def _record_relayed(
     if tip is None:
         return Reply(send=[Screen(state.t("no-open-report"))])
     new.origin = admission.relay_kind or "answer"
+    filed = _file_original(state, new, staged)
     media = await intake.add_media(
-        session, tip, new, staged, actor=state.actor, store=services.store
+        session, tip, new, filed, actor=state.actor, store=services.store
     )
     await moderation.add_from_reporter(
         session,
@@ -628,5 +665,7 @@ def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:
         burst.compressed = burst.compressed or new.recompressed
     elif new.status == MEDIA_TOO_LARGE:
         burst.too_large.append((new.file_name or state.t(f"kind-{new.kind}"), new.size))
+    elif new.failure_reason == "storage":
+        burst.storage_failed += 1
     else:
         burst.failed += 1

@@ -18,9 +18,10 @@ from bot import intake
 from bot.dates import DateError, parse_incident_date
 from bot.i18n import Html
 from bot.intake import STEPS
+from bot.text import clean, clean_optional
 from db.models import Tip
 from handlers import render
-from handlers.base import Ctx, Screen, Services, handler
+from handlers.base import Ctx, Screen, Services, handler, parse_id
 from handlers.replies import Reply
 from handlers.state import State, consent_first, respond
 
@@ -268,7 +269,8 @@ async def _where_button(
     session: AsyncSession, state: State, tip: Tip, action: str, arg: str
 ) -> Reply:
     if action == "pick":
-        place = state.services.gazetteer.get(int(arg)) if arg.isdigit() else None
+        settlement = parse_id(arg)
+        place = state.services.gazetteer.get(settlement) if settlement is not None else None
         if place is None:
             return _stale(state)
         intake.set_place_from_settlement(tip, place, tip.place_text)
@@ -456,7 +458,8 @@ async def on_text(session: AsyncSession, state: State, text: str) -> Reply:
     if state.draft is None:
         return Reply(send=[render.menu(state.services.catalog, state.lang, state.t("menu-hint"))])
     tip = state.draft
-    return await TEXT[tip.step or STEPS[0]](session, state, tip, text)
+    # Control characters go before anything is stored (PostgreSQL refuses NUL in text).
+    return await TEXT[tip.step or STEPS[0]](session, state, tip, clean(text))
 
 
 async def on_location(
@@ -487,7 +490,7 @@ async def on_location(
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return await reprompt(session, state, tip, "location-invalid")
     nearest = state.services.gazetteer.nearest(lat, lon)
-    intake.set_place_from_point(tip, lat, lon, nearest, label)
+    intake.set_place_from_point(tip, lat, lon, nearest, clean_optional(label))
     prefix = saved_line(state, "where", render.place_text(state.services, state.lang, tip))
     return await advance(session, state, tip, prefix, via_callback=False)
 

@@ -20,9 +20,10 @@ from telegram import Message, Update
 
 from bot import moderation
 from bot.i18n import Html
+from bot.text import clean
 from db.models import TIP_DRAFT, TIP_WITHDRAWN, Media, Tip, TipNote
 from handlers import render
-from handlers.base import Ctx, Screen, button, handler, keyboard
+from handlers.base import Ctx, Screen, button, handler, keyboard, parse_id
 from handlers.replies import Reply
 from handlers.state import State, consent_first, respond
 
@@ -124,6 +125,7 @@ def thanks(t: Translate, tip: Tip, kind: str) -> Screen:
 
 
 async def relay_text(session: AsyncSession, state: State, target: RelayTarget, text: str) -> Reply:
+    text = clean(text)  # before storage: PostgreSQL refuses NUL in text
     if len(text) > ANSWER_TEXT_MAX:
         return Reply(send=[Screen(state.t("answer-too-long", limit=ANSWER_TEXT_MAX))])
     await moderation.add_from_reporter(
@@ -153,7 +155,8 @@ async def add_button(update: Update, context: Ctx) -> None:
             tip = await session.get(Tip, tip_id) if tip_id else None
             text = state.t("adding-finished", reference=tip.reference) if tip else ""
             return Reply(edit=render.menu(state.services.catalog, state.lang, text))
-        tip = await _own_tip(session, state, int(value)) if value.isdigit() else None
+        tip_id = parse_id(value)
+        tip = await _own_tip(session, state, tip_id) if tip_id is not None else None
         if tip is None:
             return Reply(toast=state.t("stale-button"))
         state.reporter.adding_to_tip_id = tip.id

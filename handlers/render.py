@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton
 
-from bot import intake
+from bot import intake, tgtext
 from bot.gazetteer import Place
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Catalog, Html, escape
 from bot.intake import STEPS
@@ -21,6 +21,11 @@ from handlers.base import Screen, Services, button, keyboard
 
 TOTAL_STEPS = len(STEPS)
 _PREVIEW_CHARS = 700
+# A tip's summary stays within this many UTF-16 units, leaving the rest of a message
+# (4096) to the screen's title and prompt; the description's preview is never cut below
+# _PREVIEW_MIN_UNITS.
+_SUMMARY_UNITS = 3600
+_PREVIEW_MIN_UNITS = 100
 
 
 def language_choice(catalog: Catalog, selected: str) -> Screen:
@@ -455,10 +460,23 @@ def media_text(catalog: Catalog, lang: str, media: Mapping[str, int]) -> str:
 
 
 def describe_tip(services: Services, lang: str, tip: Tip, media: Mapping[str, int]) -> str:
+    full = tip.description or ""
+    description = full[:_PREVIEW_CHARS].rstrip() + "…" if len(full) > _PREVIEW_CHARS else full
+    summary = _summary(services, lang, tip, media, description)
+    # Telegram counts UTF-16 units: with emoji (two units each) in the description, the
+    # place and the perpetrator, the summary can outgrow a message. The description's
+    # preview gives way, so the rest of the summary stays whole.
+    over = tgtext.visible_len(summary) - _SUMMARY_UNITS
+    if over > 0 and description:
+        room = max(_PREVIEW_MIN_UNITS, tgtext.utf16_len(description) - over)
+        summary = _summary(services, lang, tip, media, tgtext.shorten_plain(full, room))
+    return summary
+
+
+def _summary(
+    services: Services, lang: str, tip: Tip, media: Mapping[str, int], description: str
+) -> str:
     t = services.catalog.t
-    description = tip.description or ""
-    if len(description) > _PREVIEW_CHARS:
-        description = description[:_PREVIEW_CHARS].rstrip() + "…"
     category = t(lang, f"category-{tip.category}") if tip.category else t(lang, "not-answered")
     # Voice messages are testimony: they go with the description, not among the files.
     voices = media.get("voice", 0)

@@ -1,7 +1,9 @@
 """A handler's answer, decided inside its transaction and delivered after the commit.
 
 Deciding first and talking to Telegram afterwards keeps network calls out of database
-transactions, and keeps every handler's "what the user sees" in one value.
+transactions, and keeps every handler's "what the user sees" in one value. Every screen is
+made to fit Telegram's 4096 UTF-16 units on the way out (:func:`fitted`), so a reporter's
+long, emoji-heavy words can never make their screen a refused message.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot import tgtext
 from bot.i18n import Html
 from handlers.base import Ctx, Screen, answer, send, show
 
@@ -47,18 +50,28 @@ class Reply:
     retire: list[Retired] = field(default_factory=list)
 
 
+def fitted(screen: Screen, limit: int = tgtext.TEXT) -> Screen:
+    """``screen`` within Telegram's limit in UTF-16 units: shortened at its end (tags kept
+    balanced) when the words it shows are too long. Screens that show a reporter's words
+    budget them first (``render.describe_tip``); this is the last guard."""
+    if tgtext.fits(screen.text, limit):
+        return screen
+    return Screen(Html(tgtext.shorten(screen.text, limit)), screen.markup)
+
+
 async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
     chat = update.effective_chat
     query = update.callback_query
     first: list[Awaitable[object]] = []
     if query is not None:
         first.append(answer(query, reply.toast, alert=reply.alert))
-    pending = list(reply.send)
+    pending = [fitted(screen) for screen in reply.send]
     if reply.edit is not None:
+        edit = fitted(reply.edit)
         if query is not None and reply.erase_from is None:
-            first.append(show(update, context, reply.edit))
+            first.append(show(update, context, edit))
         else:
-            pending.insert(0, reply.edit)
+            pending.insert(0, edit)
     if first:
         await asyncio.gather(*first)
     if chat is None:
@@ -86,7 +99,7 @@ async def retire_messages(context: Ctx, chat_id: int, retired: Sequence[Retired]
         with contextlib.suppress(BadRequest, Forbidden):
             if item.text:
                 await context.bot.edit_message_text(
-                    item.text, chat_id=chat_id, message_id=item.message_id
+                    tgtext.shorten(item.text), chat_id=chat_id, message_id=item.message_id
                 )
             else:
                 await context.bot.delete_message(chat_id, item.message_id)

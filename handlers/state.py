@@ -12,7 +12,7 @@ from telegram import Message, Update
 
 from bot import custody, intake
 from bot.i18n import Html
-from db.engine import transaction
+from db.engine import retrying
 from db.models import Reporter, Tip
 from handlers import render
 from handlers.base import Ctx, Person, Services, person
@@ -78,10 +78,15 @@ async def respond(update: Update, context: Ctx, decide: Decision) -> None:
     who = person(update, services)
     if who is None:
         return
-    async with transaction(services.sessions) as session:
+
+    async def body(session: AsyncSession) -> Reply:
         state = await load_state(session, services, who)
         await note_message(session, state, update.message)
-        reply = await decide(session, state)
+        return await decide(session, state)
+
+    # On PostgreSQL a moderator's action on the same tip may deadlock with this transaction:
+    # it runs again, so the reporter still gets their answer.
+    reply, session = await retrying(services.sessions, body)
     services.wake_outbox(session)
     erased = session.info.get(intake.ERASE_FILES)
     store = services.store

@@ -112,7 +112,7 @@ cancel-nothing = There is no report in progress.
 no-open-report = This report is no longer open.
 stale-button = This button is no longer active.
 limit-reports = Thank you — you have sent { $limit } reports in the last 24 hours, the most we accept from one person per day. Please continue tomorrow.
-flood-notice = You are sending messages very fast, so I have paused for a minute. Your last message and anything you send during the pause are not saved: please wait a minute, then send them again.
+flood-notice = You are sending messages very fast, so I have paused for a minute. Files you send are still saved; other messages sent during the pause are not: please wait a minute, then send them again.
 error-generic = Sorry, something went wrong on our side. What you sent before is saved. Please try again in a moment.
 
 ## Navigation
@@ -246,6 +246,10 @@ evidence-too-large = ⚠️ “{ $name }” ({ $size } MB) is larger than the { 
 evidence-failed = { $count ->
         [one] ⚠️ 1 file could not be saved because of a connection problem. Please send it again.
        *[other] ⚠️ { $count } files could not be saved because of a connection problem. Please send them again.
+    }
+evidence-storage-failed = { $count ->
+        [one] ⚠️ 1 file could not be saved right now because of a storage problem on our side. Please send it again later.
+       *[other] ⚠️ { $count } files could not be saved right now because of a storage problem on our side. Please send them again later.
     }
 evidence-limit = { $count ->
         [one] ⚠️ One report can hold up to { $max } files, so 1 file was not added.
@@ -626,6 +630,7 @@ mod-stats-status = <b>By status:</b>
 mod-stats-category = <b>By category:</b>
 mod-stats-oblast = <b>By oblast:</b>
 mod-stats-day = <b>Last 14 days:</b>
+mod-stats-undelivered = ⚠️ <b>Not delivered:</b> { $count } (Telegram refused them, even as plain text; see the log)
 mod-help =
     <b>Moderating</b>
     New reports arrive here as cards — or, when many wait, as lists with an “Open” button for each. Buttons on a card: Media, Map, Full text and History show what the card leaves out (photos and videos behind a spoiler). Take / Release shows who works on a report; Verified, Reject… and Duplicate… decide it; Urgent moves it up the queue; Needs info asks the reporter a question (or just reply to the card); Ban reporter quarantines their reports silently.

@@ -1,7 +1,13 @@
 """Who may moderate: in the moderators' group only, its current members (asked of Telegram
 with ``getChatMember`` and remembered for at most ``TIPBOT_MEMBER_CACHE_SECONDS``), and
 anyone listed in ``MODERATOR_IDS`` or ``ADMIN_IDS``. Everyone else is refused, and the
-attempt goes to the custody log under a keyed pseudonym (it may be a reporter)."""
+attempt goes to the custody log under a keyed pseudonym (it may be a reporter).
+
+Telegram tells the bot (an administrator of the group) when someone joins or leaves it
+(``chat_member`` updates): what was remembered of them is forgotten at once, so a removed
+moderator loses their rights with their next press, and someone just added is not turned
+away by a refusal remembered from before. The remembered answers stay for when such an
+update is late or lost."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from bot import custody
 from bot.i18n import plain
 from bot.moderation import Moderator
 from db.engine import transaction
-from handlers.base import Ctx
+from handlers.base import Ctx, handler
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,19 @@ class ModeratorGate:
 
     def forget(self, user_id: int) -> None:
         self._cache.pop(user_id, None)
+
+
+@handler("moderation.member")
+async def member_changed(update: Update, context: Ctx) -> None:
+    """Someone joined or left the moderators' group, or their status there changed."""
+    change = update.chat_member
+    gate: ModeratorGate = context.services.gate
+    if change is None or gate.chat_id is None or change.chat.id != gate.chat_id:
+        return
+    # Forgotten rather than set from the update: the next press asks Telegram, which an
+    # update delivered out of order cannot contradict.
+    gate.forget(change.new_chat_member.user.id)
+    gate.forget(change.old_chat_member.user.id)
 
 
 async def authorise(update: Update, context: Ctx, action: str) -> Moderator | None:

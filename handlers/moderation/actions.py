@@ -7,6 +7,12 @@ first. A tip taken by someone else asks for confirmation first. Each decision ed
 in place, is in the custody log, and answers the button with a short confirmation. Other
 buttons fetch what the card leaves out (files, map, full text, the files' metadata,
 history) as replies to it, or ask for an internal note.
+
+Button data can be forged (any client can send any data with a press on any message it
+sees): numbers in it are read strictly, a press acts only on a submitted tip (a draft's
+words and files are not the moderators' to see), a press that redraws the message does so
+only on a message of that very tip, and a decision needs the version of the card it was
+on. Anything else is answered as a button that is no longer active.
 """
 
 from __future__ import annotations
@@ -16,15 +22,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import ForceReply, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import BadRequest
 
 from bot import moderation
 from bot.i18n import Html
 from bot.moderation import Conflict, Moderator, Refused
-from db.engine import transaction
-from db.models import TIP_DRAFT, TIP_WITHDRAWN, Tip, TipNote
-from handlers.base import Ctx, Screen, Services, answer, handler
+from db.engine import retrying, transaction
+from db.models import TIP_DRAFT, TIP_WITHDRAWN, GroupMessage, Tip, TipNote
+from handlers.base import Ctx, Screen, Services, answer, handler, parse_id
 from handlers.moderation import cards, topics
 from handlers.moderation.access import authorise
 from handlers.moderation.media import Sent, send_files
@@ -49,15 +62,55 @@ class Press:
 
     @classmethod
     def parse(cls, data: str) -> Press | None:
+        """The press in ``data``, or None unless its tip id and version are numbers as this
+        bot writes them (see :func:`handlers.base.parse_id`)."""
         parts = data.split(":")
-        if len(parts) < 3 or parts[0] != "mod" or not parts[2].isdigit():
+        if len(parts) < 3 or parts[0] != "mod":
             return None
-        force = parts[-1] == "force"
+        tip_id = parse_id(parts[2])
+        if tip_id is None:
+            return None
+        force = len(parts) > 3 and parts[-1] == "force"
         if force:
             parts = parts[:-1]
-        version = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+        version: int | None = None
+        if len(parts) > 3 and parts[3] not in ("", "-"):
+            version = parse_id(parts[3], minimum=0)
+            if version is None:
+                return None
         arg = parts[4] if len(parts) > 4 else ""
-        return cls(parts[1], int(parts[2]), version, arg, force, ":".join(parts))
+        return cls(parts[1], tip_id, version, arg, force, ":".join(parts))
+
+
+# Presses that redraw the pressed message as the tip's card (or its keyboard): only on a
+# message of that very tip, or a forged press would turn one tip's card into another's.
+ON_OWN_CARD = DECISIONS | {"card", "rejectmenu", "dupmenu", "reopenmenu"}
+
+
+async def _admissible(services: Services, press: Press, query: CallbackQuery) -> bool:
+    """Whether a press may act at all: on a tip the reporter sent (never a draft: its
+    words and files are not the moderators' yet), and on a message of that tip's."""
+    message = query.message
+    async with services.sessions() as session:
+        tip = await session.get(Tip, press.tip_id)
+        if tip is None or tip.status == TIP_DRAFT:
+            return False
+        if not isinstance(message, Message):
+            return press.action not in ON_OWN_CARD
+        shown = await session.get(GroupMessage, (message.chat.id, message.message_id))
+    if shown is not None:
+        return shown.tip_id == tip.id
+    if (tip.card_chat_id, tip.card_message_id) == (message.chat.id, message.message_id):
+        return True
+    if press.action not in ON_OWN_CARD:
+        # A digest, a list or a question's offer: not a message of one tip, and no press on
+        # it turns it into a card.
+        return True
+    # A card whose sending is not recorded yet (pressed the moment it arrived): the press
+    # must be one of its own buttons.
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return any(key.callback_data == query.data for row in rows for key in row)
 
 
 def _t(services: Services, key: str, **args: object) -> Html:
@@ -74,7 +127,7 @@ async def button(update: Update, context: Ctx) -> None:
     if moderator is None:
         return
     services = context.services
-    if press is None:
+    if press is None or not await _admissible(services, press, query):
         await answer(query, _t(services, "mod-stale"))
         return
     if press.action in DECISIONS:
@@ -90,17 +143,26 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
     services = context.services
     query = update.callback_query
     assert query is not None
-    decided: Decided | None = None
-    others: list[int] = []
-    async with transaction(services.sessions) as session:
+    if press.version is None or (press.action == "dup" and parse_id(press.arg) is None):
+        # Every decision button carries the version of the card it was on; without it
+        # (forged, or forced without one) the moderator cannot have seen what they decide.
+        await answer(query, _t(services, "mod-stale"))
+        return
+
+    async def body(session: AsyncSession) -> tuple[Decided | None, list[int]]:
         if press.action in ("ban", "unban"):
             await moderation.lock_reporter_of(session, press.tip_id)
         tip = await moderation.tip_for_update(session, press.tip_id)
-        if tip is not None:
-            decided = await _decision(session, services, tip, press, moderator)
-            if press.action in ("ban", "unban") and decided.applied:
-                # Up to ten (each redraw costs the group's budget); others catch up later.
-                others = await moderation.other_cards(session, tip)
+        if tip is None:
+            return None, []
+        decided = await _decision(session, services, tip, press, moderator)
+        if press.action in ("ban", "unban") and decided.applied:
+            # Up to ten (each redraw costs the group's budget); others catch up later.
+            return decided, await moderation.other_cards(session, tip)
+        return decided, []
+
+    # Run again after a deadlock with a reporter's or another moderator's transaction.
+    (decided, others), _ = await retrying(services.sessions, body)
     if decided is None:
         await answer(query, _t(services, "mod-stale"))
         return
@@ -175,8 +237,9 @@ async def _apply(
     elif action == "reject":
         await moderation.reject(session, tip, moderator, press.arg, notify=notify)
     elif action == "dup":
-        original = await session.get(Tip, int(press.arg)) if press.arg.isdigit() else None
-        if original is None:
+        original_id = parse_id(press.arg)
+        original = await session.get(Tip, original_id) if original_id is not None else None
+        if original is None or original.status == TIP_DRAFT:
             raise Refused("duplicate-unknown")
         await moderation.mark_duplicate(session, tip, original, moderator, notify=notify)
     elif action == "ban":
@@ -509,7 +572,8 @@ async def post_card(
 
 async def _pending(session: AsyncSession, press: Press, moderator: Moderator) -> TipNote | str:
     """The question a reply to a card left waiting (or the refusal's message key)."""
-    note = await session.get(TipNote, int(press.arg)) if press.arg.isdigit() else None
+    note_id = parse_id(press.arg)
+    note = await session.get(TipNote, note_id) if note_id is not None else None
     if note is None or note.tip_id != press.tip_id or note.kind != moderation.PENDING_QUESTION:
         return "mod-stale"
     if note.moderator_id != moderator.id:

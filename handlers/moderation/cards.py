@@ -23,11 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import moderation
+from bot import moderation, tgtext
 from bot.gazetteer import oblast_name
 from bot.i18n import Html, escape
 from bot.moderation import FileFacts, Suggestion
 from bot.taxonomy import rome_statute_reference
+from bot.text import neutralise
 from db.models import (
     MEDIA_TOO_LARGE,
     TIP_QUARANTINED,
@@ -41,7 +42,11 @@ from handlers import render
 from handlers.base import Screen, Services, button, keyboard
 
 DESCRIPTION_PREVIEW = 800
-MESSAGE_LIMIT = 4096
+MESSAGE_LIMIT = tgtext.TEXT  # in UTF-16 units, as Telegram counts
+# The card stays this much under the limit (the "N more characters" line may grow a digit
+# as the preview shrinks); the preview is never cut below PREVIEW_MIN_UNITS.
+_CARD_MARGIN = 16
+PREVIEW_MIN_UNITS = 100
 # The start of a description on a digest or queue line (it stays one line).
 LINE_WORDS = 60
 
@@ -83,8 +88,10 @@ def _lang(services: Services) -> str:
 
 
 def mt(services: Services, key: str, **args: Any) -> Html:
-    """A message in the moderators' language."""
-    return services.catalog.t(_lang(services), key, **args)
+    """A message in the moderators' language. What reporters (or moderators) wrote in it
+    is neutralised: no bidirectional override reorders it, nothing invisible hides in it
+    (lengths never grow, so what was measured for Telegram's limits still holds)."""
+    return Html(neutralise(services.catalog.t(_lang(services), key, **args)))
 
 
 _t = mt
@@ -137,6 +144,25 @@ def media_summary(services: Services, media: list[Media]) -> Html:
 
 
 def card_text(services: Services, data: CardData) -> Html:
+    """The card's text, within Telegram's 4096 UTF-16 units: emoji count two, so fields
+    within their limits in characters can outgrow it; the description's preview gives way
+    (the whole text is a tap away), and a cut at the end is the last guard."""
+    text = _card_text(services, data, preview(services, data))
+    return Html(tgtext.shorten(text, MESSAGE_LIMIT))
+
+
+def preview(services: Services, data: CardData) -> str:
+    """The start of the description the card shows: DESCRIPTION_PREVIEW characters, fewer
+    where the card would not fit a message otherwise."""
+    shown = (data.tip.description or "")[:DESCRIPTION_PREVIEW]
+    over = tgtext.visible_len(_card_text(services, data, shown)) - (MESSAGE_LIMIT - _CARD_MARGIN)
+    if over > 0 and shown:
+        room = max(PREVIEW_MIN_UNITS, tgtext.utf16_len(shown) - over)
+        shown = tgtext.shorten_plain(shown, room, ellipsis="")
+    return shown
+
+
+def _card_text(services: Services, data: CardData, shown: str) -> Html:
     tip = data.tip
     lang = _lang(services)
     t = services.catalog.t
@@ -156,7 +182,7 @@ def card_text(services: Services, data: CardData) -> Html:
     if tip.status == TIP_WITHDRAWN:
         lines.append(_t(services, "mod-card-withdrawn"))
     else:
-        lines += _content_lines(services, data)
+        lines += _content_lines(services, data, shown)
     record = ", ".join(
         f"{count} {status_label(services, status)}" for status, count in sorted(data.record.items())
     )
@@ -196,7 +222,7 @@ def card_text(services: Services, data: CardData) -> Html:
     return Html("\n".join(lines))
 
 
-def _content_lines(services: Services, data: CardData) -> list[str]:
+def _content_lines(services: Services, data: CardData, start: str) -> list[str]:
     tip = data.tip
     lang = _lang(services)
     lines: list[str] = [
@@ -214,9 +240,8 @@ def _content_lines(services: Services, data: CardData) -> list[str]:
         _t(services, "mod-card-who", perpetrator=Html(render.perpetrator_text(services, lang, tip)))
     )
     description = tip.description or ""
-    preview = description[:DESCRIPTION_PREVIEW]
-    more = len(description) - len(preview)
-    lines.append(_t(services, "mod-card-description", description=preview or "—"))
+    more = len(description) - len(start)
+    lines.append(_t(services, "mod-card-description", description=start or "—"))
     if more > 0:
         lines.append(_t(services, "mod-card-more", more=more))
     lines.append(_t(services, "mod-card-media", summary=media_summary(services, data.media)))
@@ -263,7 +288,7 @@ def card_keyboard(services: Services, data: CardData) -> InlineKeyboardMarkup:
         info.append(button(t("mod-btn-media", count=files), callback("media", tip)))
     if tip.lat is not None:
         info.append(button(t("mod-btn-map"), callback("map", tip)))
-    if len(tip.description or "") > DESCRIPTION_PREVIEW:
+    if len(preview(services, data)) < len(tip.description or ""):
         info.append(button(t("mod-btn-text"), callback("text", tip)))
     if data.facts and tip.status != TIP_WITHDRAWN:
         info.append(button(t("mod-btn-metadata"), callback("meta", tip)))
@@ -474,29 +499,14 @@ def metadata_view(services: Services, data: CardData) -> list[Html]:
     return [Html(part) for part in pack_lines(lines)]
 
 
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Plain text in pieces that each fit a Telegram message, cut at line or word breaks."""
-    pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip()
-    if text:
-        pieces.append(text)
-    return pieces
-
-
 def full_text(services: Services, tip: Tip) -> list[Html]:
+    """The whole description in as many messages as it takes (each within 4096 UTF-16
+    units, cut at line or word breaks, never inside an emoji or an entity)."""
     header = _t(services, "mod-fulltext-title", reference=tip.reference)
-    budget = MESSAGE_LIMIT - len(header) - 40
-    parts = split_text(tip.description or "—", budget)
+    budget = MESSAGE_LIMIT - tgtext.visible_len(header) - 20  # and " (nn/nn)\n\n"
+    parts = tgtext.split(escape(neutralise(tip.description or "—")), budget)
     return [
-        Html(f"{header} ({index}/{len(parts)})\n\n{escape(part)}")
-        for index, part in enumerate(parts, 1)
+        Html(f"{header} ({index}/{len(parts)})\n\n{part}") for index, part in enumerate(parts, 1)
     ]
 
 
@@ -549,24 +559,23 @@ _NOTE_QUOTE = 3000
 
 
 def _quoted(text: str) -> str:
-    shown: str = escape(text)
-    while len(shown) > _NOTE_QUOTE:
-        text = text[: len(text) * 3 // 4]
-        shown = escape(text) + "…"
-    return shown
+    return escape(tgtext.shorten_plain(text, _NOTE_QUOTE))
 
 
 def pack_lines(lines: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """HTML lines in as few messages as fit, never cutting a line (nor so its tags)."""
+    """HTML lines in as few messages as fit (measured in UTF-16 units of what they show),
+    never cutting a line (nor so its tags) unless it is too long for a message by itself."""
     parts: list[str] = []
     current: list[str] = []
     size = 0
     for line in lines:
-        if current and size + 1 + len(line) > limit:
+        line = tgtext.shorten(line, limit)
+        length = tgtext.visible_len(line)
+        if current and size + 1 + length > limit:
             parts.append("\n".join(current))
             current, size = [], 0
+        size += length + (1 if current else 0)
         current.append(line)
-        size += len(line) + (1 if size else 0)
     if current:
         parts.append("\n".join(current))
     return parts

@@ -22,9 +22,10 @@ from bot.gazetteer import oblast_name
 from bot.i18n import Html, escape
 from bot.moderation import Conflict, Moderator, Refused
 from bot.refcode import normalise_reference
+from bot.text import clean
 from db.engine import transaction
 from db.models import Tip
-from handlers.base import Ctx, Screen, Services, button, handler, keyboard
+from handlers.base import Ctx, Screen, Services, button, handler, keyboard, parse_id
 from handlers.moderation import cards
 from handlers.moderation.access import authorise
 from handlers.moderation.actions import post_card, refresh_card
@@ -100,7 +101,8 @@ async def queue_page(update: Update, context: Ctx) -> None:
     if query is None or await authorise(update, context, "queue") is None:
         return
     parts = (query.data or "").split(":")
-    page = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    # A page number as this bot writes it; anything else (forged) is the first page.
+    page = (parse_id(parts[1], minimum=0, maximum=10_000) if len(parts) > 1 else None) or 0
     banned = len(parts) > 2 and parts[2] == "1"
     screen = await _queue_screen(context.services, banned=banned, page=page)
     await query.answer()
@@ -212,6 +214,9 @@ async def stats_command(update: Update, context: Ctx) -> None:
         section("mod-stats-oblast", numbers["oblast"], lambda o: oblast_name(o, lang, short=True)),
         section("mod-stats-day", numbers["day"], lambda d: d[5:]),
     ]
+    if numbers["undelivered"]:
+        # Messages Telegram refused for good, even in plain form (the log says which kind).
+        lines.append(_t(services, "mod-stats-undelivered", count=numbers["undelivered"]))
     await _reply(update, context, "\n".join(lines))
 
 
@@ -238,7 +243,7 @@ async def reply_message(update: Update, context: Ctx) -> None:
         )
     if known is None:
         return  # a conversation among moderators, not about a tip
-    text = (message.text or message.caption or "").strip()
+    text = clean(message.text or message.caption or "").strip()
     prompted = known.kind in ("ask", "dupref", "note")
     if not prompted and not text:
         return  # a sticker or a photo in a conversation about the tip

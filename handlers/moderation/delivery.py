@@ -14,6 +14,12 @@ Once an answer is in the group its tip's card is redrawn (it no longer waits for
 reporter), as it is when a verdict's minute to undo is over (:data:`moderation.REDRAW`).
 Anchors of the custody chain (:mod:`bot.evidence.anchors`) go to ``ANCHOR_CHAT_ID`` the same
 way; rendering, sending and recording them is that module's, shared with ``tipbot anchor``.
+
+Texts are measured as Telegram measures them, in UTF-16 units (:mod:`bot.tgtext`): an
+answer too long for one message goes in several. A permanent refusal of the message itself
+(a 400 other than a missing chat or missing rights) is never retried forever: the message
+goes once more in a safe form (no markup, shortened), and if that is refused too, the row is
+marked failed (:data:`REFUSED` in its ``last_error``), logged and counted in ``/stats``.
 """
 
 from __future__ import annotations
@@ -37,13 +43,15 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot import moderation, outbox
+from bot import moderation, outbox, tgtext
 from bot.evidence import anchors
+from bot.i18n import Html
 from bot.ratelimit import TelegramRateLimiter
-from db.engine import transaction
+from db.engine import retry_transaction, transaction
 from db.models import (
     MEDIA_FAILED,
     OUTBOX_CANCELLED,
+    OUTBOX_FAILED,
     TIP_QUARANTINED,
     TIP_WITHDRAWN,
     GroupMessage,
@@ -60,11 +68,26 @@ from handlers.moderation.media import Sent, send_files
 log = logging.getLogger(__name__)
 
 DIGEST_SIZE = 10
-# The reporter's words gathered into one message to the group (Telegram allows 4096
-# characters; one answer is at most 4000, and the header needs the rest).
+# The reporter's words gathered into one message to the group, in UTF-16 units (Telegram
+# allows 4096; one answer can be that long by itself: it is then split, see _answer_job).
 ANSWER_WORDS = 3600
 POLL_SECONDS = 1.0
-UNDELIVERABLE = "failed"
+UNDELIVERABLE = OUTBOX_FAILED
+# How a row Telegram refused for good starts its last_error (what /stats counts).
+REFUSED = moderation.REFUSED
+# Words in a BadRequest that mean the chat or the bot's rights, not the message: an
+# operator's fix, so such a row waits rather than fails.
+_NOT_THE_MESSAGE = (
+    "chat not found",
+    "rights",
+    "forbidden",
+    "not a member",
+    "kicked",
+    "upgraded",
+    "deactivated",
+    "thread",
+    "topic",
+)
 
 
 @dataclass(slots=True)
@@ -93,6 +116,12 @@ class Job:
     # An anchor of the custody chain, and Telegram's confirmation once posted.
     posting: anchors.Posting | None = None
     posted: Message | None = None
+    # The rest of a text too long for one message (sent in reply to the first), and the
+    # ids they got.
+    more: list[Html] = field(default_factory=list)
+    more_ids: list[int] = field(default_factory=list)
+    # Sent again in the safe form after a permanent refusal.
+    safe: bool = False
 
 
 class OutboxWorker:
@@ -170,19 +199,22 @@ class OutboxWorker:
         if job is None:
             return False
         context: Ctx = self._context_factory()
-        try:
-            if job.place is not None:
-                job.thread_id = await topics.thread_for(context, job.place)
-            message_id = await self._send(context, job)
-        except RetryAfter as exc:
-            await self._settle(job, error="429", delay=_seconds(exc.retry_after))
-        except (BadRequest, Forbidden) as exc:
-            await self._refused(job, exc)
-        except (TimedOut, NetworkError) as exc:  # 5xx answers, timeouts, the network
-            await self._settle(job, error=type(exc).__name__)
-        else:
-            await self._settle(job, message_id=message_id)
-        return True
+        while True:
+            try:
+                if job.place is not None:
+                    job.thread_id = await topics.thread_for(context, job.place)
+                message_id = await self._send(context, job)
+            except RetryAfter as exc:
+                await self._settle(job, error="429", delay=_seconds(exc.retry_after))
+            except (BadRequest, Forbidden) as exc:
+                if _make_safe(job, exc):
+                    continue  # once more, in the safe form
+                await self._refused(job, exc)
+            except (TimedOut, NetworkError) as exc:  # 5xx answers, timeouts, the network
+                await self._settle(job, error=type(exc).__name__)
+            else:
+                await self._settle(job, message_id=message_id)
+            return True
 
     async def _claim(self, session: AsyncSession) -> Job | None:
         services = self._services
@@ -351,7 +383,7 @@ class OutboxWorker:
         length = 0
         for index, each in enumerate(rows):
             note = await session.get(TipNote, int(each.payload.get("note", 0)))
-            size = len(note.text or "") if note is not None else 0
+            size = tgtext.utf16_len(note.text or "") if note is not None else 0
             if taken and length + size > ANSWER_WORDS:
                 for later in rows[index:]:  # too much for one message: the rest, in order,
                     outbox.release(later)  # goes in the next one
@@ -380,11 +412,15 @@ class OutboxWorker:
             media = await session.get(Media, note.media_id) if note.media_id else None
             if media is not None and media.status != MEDIA_FAILED and media.id not in shown:
                 files.append(media)
+        # One answer can fill a message by itself (4096 units): then the words go on in
+        # more messages, each within the limit, none cutting a tag, entity or emoji.
+        first, *rest = tgtext.split(cards.mt(services, key, reference=tip.reference, text=words))
         return Job(
             rows=rows,
             kind="answer",
             chat_id=tip.card_chat_id or chat_id,
-            screen=Screen(cards.mt(services, key, reference=tip.reference, text=words)),
+            screen=Screen(Html(first)),
+            more=[Html(part) for part in rest],
             reply_to=tip.card_message_id,
             tips=[tip],
             files=files,
@@ -440,6 +476,8 @@ class OutboxWorker:
         assert job.chat_id is not None
         assert job.screen is not None
         bot = context.bot
+        if not tgtext.fits(job.screen.text):  # the last guard: rendering should see to it
+            job.screen = Screen(Html(tgtext.shorten(job.screen.text)), job.screen.markup)
         if job.delete_ids:
             kept = await _delete_each(context, job.chat_id, job.delete_ids)
             if kept and job.redaction is not None:
@@ -477,6 +515,17 @@ class OutboxWorker:
                 message_thread_id=job.thread_id,
             )
             message_id = message.message_id
+            job.more_ids = []
+            for part in job.more:
+                more = await bot.send_message(
+                    job.chat_id,
+                    part,
+                    reply_parameters=ReplyParameters(
+                        message_id=message_id, allow_sending_without_reply=True
+                    ),
+                    message_thread_id=job.thread_id,
+                )
+                job.more_ids.append(more.message_id)
             if job.files:
                 await self._header_sent(job, message_id)
         if job.files:
@@ -500,9 +549,10 @@ class OutboxWorker:
                 fresh = await session.get(OutboxMessage, row.id)
                 if fresh is not None:
                     fresh.payload = {**fresh.payload, "header": message_id}
-            await moderation.remember_group_message(
-                session, job.chat_id, message_id, job.tips[0].id, "answer"
-            )
+            for sent in (message_id, *job.more_ids):
+                await moderation.remember_group_message(
+                    session, job.chat_id, sent, job.tips[0].id, "answer"
+                )
 
     async def _files_half_sent(self, session: AsyncSession, job: Job) -> None:
         """Some of an answer's files went before a failure: remember them as in the chat,
@@ -519,6 +569,20 @@ class OutboxWorker:
                 fresh.payload = {**fresh.payload, "files": done}
 
     async def _settle(
+        self,
+        job: Job,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """:meth:`_settle_once`, again after a deadlock: a send Telegram confirmed must be
+        marked sent, or the row is sent again when its lease runs out."""
+        await retry_transaction(
+            lambda: self._settle_once(job, message_id=message_id, error=error, delay=delay)
+        )
+
+    async def _settle_once(
         self,
         job: Job,
         *,
@@ -575,7 +639,7 @@ class OutboxWorker:
                         session, job.chat_id, message_id, tip.id, "card"
                     )
             elif job.kind == "answer" and job.chat_id is not None:
-                for sent in (message_id, *job.sent_files.message_ids):
+                for sent in (message_id, *job.more_ids, *job.sent_files.message_ids):
                     await moderation.remember_group_message(
                         session, job.chat_id, sent, job.tips[0].id, "answer"
                     )
@@ -592,6 +656,9 @@ class OutboxWorker:
             # The anchor chat is missing or closed to the bot: kept until an operator fixes
             # ANCHOR_CHAT_ID or the bot's rights (settle logs it each time).
             await self._settle(job, error=type(exc).__name__, delay=60.0)
+            return
+        if isinstance(exc, BadRequest) and _about_the_message(exc):
+            await self._failed(job, exc)
             return
         if job.to_reporter:
             # The reporter blocked the bot or deleted the chat: nothing more can be done.
@@ -614,6 +681,24 @@ class OutboxWorker:
         # The group itself refused: a configuration problem an operator must fix. Keep it.
         log.error("the moderators' group refused a message (%s)", type(exc).__name__)
         await self._settle(job, error=type(exc).__name__, delay=60.0)
+
+    async def _failed(self, job: Job, exc: BadRequest) -> None:
+        """Telegram refused the message itself, in its safe form too: never retried, one
+        log line (Telegram's reason, no words of the message), counted in /stats."""
+        async with transaction(self._services.sessions) as session:
+            for row in job.rows:
+                fresh = await session.get(OutboxMessage, row.id)
+                if fresh is not None:
+                    fresh.status, fresh.lease_until = OUTBOX_FAILED, None
+                    fresh.last_error = f"{REFUSED}{exc.message}"[:200]
+            if job.sent_files.message_ids:
+                await self._files_half_sent(session, job)
+        log.error(
+            "Telegram refused a %s message for good (%s); %d outbox row(s) marked failed",
+            job.kind,
+            type(exc).__name__,
+            len(job.rows),
+        )
 
 
 async def _delete_each(context: Ctx, chat_id: int, message_ids: list[int]) -> list[int]:
@@ -643,10 +728,35 @@ async def _redact(context: Ctx, chat_id: int, message_ids: list[int], screen: Sc
                 continue  # gone, or said already: nothing left to redact
             with contextlib.suppress(BadRequest):
                 await context.bot.edit_message_caption(
-                    chat_id=chat_id, message_id=message_id, caption=screen.text
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    caption=tgtext.shorten(screen.text, tgtext.CAPTION),
                 )
         except Forbidden:
             return
+
+
+def _about_the_message(exc: TelegramError) -> bool:
+    """A 400 about the message itself (its length, markup, entities), which no retry of
+    the same message will change; not one about the chat or the bot's rights."""
+    if not isinstance(exc, BadRequest):
+        return False
+    problem = exc.message.lower()
+    return "not modified" not in problem and not any(w in problem for w in _NOT_THE_MESSAGE)
+
+
+def _make_safe(job: Job, exc: TelegramError) -> bool:
+    """Re-render a refused job once in its safe form (plain words, shortened); False when
+    that is not the remedy (not the message's fault, already safe, or nothing to render)."""
+    if job.safe or job.screen is None or job.posting is not None:
+        return False
+    if not _about_the_message(exc):
+        return False
+    job.safe = True
+    job.screen = Screen(Html(tgtext.safe(job.screen.text)), job.screen.markup)
+    job.more = [Html(tgtext.safe(part)) for part in job.more]
+    log.warning("Telegram refused a %s message; sending it once more in plain form", job.kind)
+    return True
 
 
 def _seconds(value: Any) -> float:

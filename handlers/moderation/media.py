@@ -20,6 +20,7 @@ from telegram import (
     ReplyParameters,
 )
 
+from bot import tgtext
 from db.models import Media
 from handlers.base import Ctx
 
@@ -91,7 +92,8 @@ async def send_files(
     thread = None if reply_to else thread_id
     progress = into if into is not None else Sent()
     for index, batch in enumerate(plan(files)):
-        text = caption if index == 0 else None
+        # Telegram's caption limit is 1024 UTF-16 units of the shown text.
+        text = tgtext.shorten(caption, tgtext.CAPTION) if caption and index == 0 else None
         if len(batch) > 1:
             album = await bot.send_media_group(
                 chat_id,

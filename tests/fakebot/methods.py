@@ -18,7 +18,7 @@ from typing import Any
 
 from .core import DEFAULT_ALLOWED_UPDATES, DELETE_WINDOW_SECONDS, CallContext, FakeTelegramCore
 from .files import FakeFile, MiB, sample_jpeg
-from .markup import EntityParseError, ParsedText, parse_text
+from .markup import EntityParseError, ParsedText, parse_text, utf16_len
 from .models import ApiError, ChatState, StoredMessage, Upload, bad_request
 
 __all__ = ["BUILTIN_METHODS", "ApiMethods", "MethodHandler"]
@@ -27,6 +27,7 @@ MethodHandler = Callable[[CallContext], Awaitable[Any]]
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+MAX_TOAST_LENGTH = 200  # answerCallbackQuery text
 MAX_CALLBACK_DATA_BYTES = 64
 CLOUD_DOWNLOAD_LIMIT = 20 * MiB
 LOCAL_DOWNLOAD_LIMIT = 2000 * MiB
@@ -238,7 +239,9 @@ class ApiMethods(FakeTelegramCore):
         parsed = self._parse(raw, parse_mode, entities)
         if not parsed.text.strip():
             raise bad_request("message text is empty")
-        if len(parsed.text) > MAX_TEXT_LENGTH:
+        # Telegram counts UTF-16 code units of the visible text, not characters: an emoji
+        # outside the BMP is two.
+        if utf16_len(parsed.text) > MAX_TEXT_LENGTH:
             raise bad_request("message is too long")
         content: dict[str, Any] = {"text": parsed.text}
         if parsed.entities:
@@ -258,7 +261,7 @@ class ApiMethods(FakeTelegramCore):
         if caption is None or caption == "":
             return {}, None
         parsed = self._parse(caption, parse_mode, entities)
-        if len(parsed.text) > MAX_CAPTION_LENGTH:
+        if utf16_len(parsed.text) > MAX_CAPTION_LENGTH:
             raise bad_request("message caption is too long")
         if not parsed.text.strip():
             return {}, None
@@ -702,7 +705,7 @@ class ApiMethods(FakeTelegramCore):
                 "query is too old and response timeout expired or query ID is invalid"
             )
         text = ctx.get_str("text")
-        if text is not None and len(text) > 200:
+        if text is not None and utf16_len(text) > MAX_TOAST_LENGTH:
             raise bad_request("MESSAGE_TOO_LONG")
         pending.answered = True
         pending.user._record_callback_answer(

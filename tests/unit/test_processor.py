@@ -4,9 +4,9 @@ of a group) at the same time."""
 import asyncio
 from datetime import UTC, datetime
 
-from telegram import Chat, Message, Update, User
+from telegram import Chat, Message, PhotoSize, Update, User
 
-from bot.processor import ChatOrderedProcessor
+from bot.processor import ChatOrderedProcessor, FloodGate
 
 GROUP = Chat(-100123, "supergroup")
 
@@ -78,3 +78,71 @@ async def test_members_of_a_group_do_not_wait_for_each_other() -> None:
         recorder.release(name)
     await asyncio.gather(*tasks)
     assert recorder.events.index("end alice-1") < recorder.events.index("start alice-2")
+
+
+# ---------------------------------------------------------------------------- flood gate
+
+
+def test_a_steady_tap_every_two_seconds_is_not_a_flood() -> None:
+    """30 a minute is the limit; a person tapping every 2 s, with the network's jitter,
+    stays under it however long they go on."""
+    now = [0.0]
+    gate = FloodGate(30, clock=lambda: now[0])
+    verdicts = []
+    for tap in range(600):  # 20 minutes
+        now[0] = tap * 2.0 + (0.3 if tap % 2 else -0.3)
+        verdicts.append(gate.admit(1))
+    assert set(verdicts) == {"ok"}
+
+
+def test_a_burst_then_a_flood_then_calm() -> None:
+    now = [0.0]
+    gate = FloodGate(30, clock=lambda: now[0])
+    assert [gate.admit(1) for _ in range(30)] == ["ok"] * 30, "a burst up to the limit passes"
+    assert gate.admit(1) == "first_excess"
+    verdicts = []
+    for _ in range(300):  # five a second for a minute: ignored, noticed once
+        now[0] += 0.2
+        verdicts.append(gate.admit(1))
+    assert set(verdicts) == {"excess"}
+    now[0] += 2.5  # slower than the limit again: heard at once
+    assert gate.admit(1) == "ok"
+
+
+def photo_update(update_id: int, chat: Chat) -> Update:
+    user = User(chat.id, "Someone", is_bot=False)
+    message = Message(
+        update_id,
+        datetime.now(UTC),
+        chat,
+        from_user=user,
+        photo=(PhotoSize(f"f{update_id}", f"u{update_id}", 90, 90),),
+    )
+    return Update(update_id, message=message)
+
+
+async def test_files_always_pass_the_flood_gate() -> None:
+    processor = ChatOrderedProcessor(16, flood_gate=FloodGate(5))
+    notices: list[int] = []
+
+    async def on_flood(update: Update) -> None:
+        notices.append(update.update_id)
+
+    processor.on_flood = on_flood
+    alice = Chat(1, "private")
+    ran: list[int] = []
+
+    async def work(update_id: int) -> None:
+        ran.append(update_id)
+
+    for update_id in range(1, 41):  # 40 photos at once, then a text
+        await processor.process_update(photo_update(update_id, alice), work(update_id))
+    await processor.process_update(update(41, alice, 1), work(41))
+    assert ran == list(range(1, 42)), "every file, and the next message, are handled"
+    assert notices == []
+    for update_id in range(42, 50):  # a flood of texts is still stopped, noticed once
+        await processor.process_update(update(update_id, alice, 1), work(update_id))
+    assert ran[-1] == 45
+    assert notices == [46]
+    await processor.process_update(photo_update(50, alice), work(50))
+    assert ran[-1] == 50, "a file in the middle of a flood is kept"
