@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +41,18 @@ RETRYABLE_SQLSTATES = {"40P01": "deadlock", "40001": "serialisation failure"}
 BACKOFF = 0.02
 
 
+def _private_file(database: Path) -> None:
+    """Create the database's folder (0700) and file (0600) before SQLite does, whatever the
+    umask: SQLite gives its WAL and shared-memory files the database file's mode."""
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not database.exists():
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        database.chmod(0o600)
+
+
 def create_engine(
     url: str, *, pool_size: int = 10, enforce_foreign_keys: bool = True
 ) -> AsyncEngine:
@@ -54,7 +67,7 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(database))
         engine = _create_async_engine(
             parsed,
             hide_parameters=True,
@@ -85,6 +98,8 @@ def _configure_sqlite(engine: AsyncEngine, enforce_foreign_keys: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=60000")
+        # Erased rows are overwritten with zeros, not left readable in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
