@@ -360,14 +360,7 @@ async def add_note(
         note = pending
         note.kind, note.is_open, note.created_at = INTERNAL_NOTE, False, utcnow()
     else:
-        note = TipNote(
-            tip_id=tip.id,
-            kind=INTERNAL_NOTE,
-            text=text,
-            moderator_id=moderator.id,
-            moderator_name=moderator.name,
-        )
-        session.add(note)
+        note = _moderators_note(session, tip, moderator, INTERNAL_NOTE, text)
     await session.flush()
     await custody.append(
         session,
@@ -500,19 +493,27 @@ async def prune_pending_questions(session: AsyncSession, now: datetime | None = 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def draft_question(
-    session: AsyncSession, tip: Tip, moderator: Moderator, text: str
+def _moderators_note(
+    session: AsyncSession, tip: Tip, moderator: Moderator, kind: str, text: str
 ) -> TipNote:
-    """A question typed as a reply to a card, kept until its moderator confirms sending it
-    (a reply in the group may well be meant for the other moderators)."""
+    """A new note of ``tip`` written by ``moderator`` (added to the session)."""
     note = TipNote(
         tip_id=tip.id,
-        kind=PENDING_QUESTION,
+        kind=kind,
         text=text,
         moderator_id=moderator.id,
         moderator_name=moderator.name,
     )
     session.add(note)
+    return note
+
+
+async def draft_question(
+    session: AsyncSession, tip: Tip, moderator: Moderator, text: str
+) -> TipNote:
+    """A question typed as a reply to a card, kept until its moderator confirms sending it
+    (a reply in the group may well be meant for the other moderators)."""
+    note = _moderators_note(session, tip, moderator, PENDING_QUESTION, text)
     await session.flush()
     return note
 
@@ -536,15 +537,8 @@ async def ask(
         note = pending
         note.kind, note.is_open, note.created_at = "question", True, utcnow()
     else:
-        note = TipNote(
-            tip_id=tip.id,
-            kind="question",
-            text=text,
-            moderator_id=moderator.id,
-            moderator_name=moderator.name,
-            is_open=True,
-        )
-        session.add(note)
+        note = _moderators_note(session, tip, moderator, "question", text)
+        note.is_open = True
     if tip.status in (TIP_SUBMITTED, TIP_IN_REVIEW):
         tip.status = TIP_NEEDS_INFO
     await session.flush()

@@ -355,40 +355,11 @@ def _check_tip(
     notes: list[TipNote],
     sha_by_media: dict[int, str | None],
 ) -> None:
+    """One tip's media rows against their receipts, and, unless it is a draft or was erased
+    on purpose, its testimony and notes against their record digests."""
     report.tips += 1
+    _check_media(report, tip, entries, media)
     erased = any(row.action in ERASING_ACTIONS for row in entries) or tip.purged_at is not None
-    receipts = {
-        row.details.get("media_id"): row for row in entries if row.action == "file_received"
-    }
-    for item in media:
-        report.media += 1
-        receipt = receipts.get(item.id)
-        if receipt is None:
-            report.add(
-                Kind.RECORDS,
-                "unrecorded_media",
-                f"media row {item.id} of tip {tip.reference} has no file_received entry",
-                tip=tip.id,
-                media=item.id,
-            )
-        elif receipt.details.get("sha256") != item.sha256:
-            report.add(
-                Kind.RECORDS,
-                "media_altered",
-                f"media row {item.id} of tip {tip.reference}: its SHA-256 differs from its "
-                f"receipt (entry {receipt.seq})",
-                seq=receipt.seq,
-                tip=tip.id,
-                media=item.id,
-            )
-        elif item.storage_key and not item.storage_key.endswith(item.sha256 or "-"):
-            report.add(
-                Kind.RECORDS,
-                "media_altered",
-                f"media row {item.id} of tip {tip.reference} points at another file",
-                tip=tip.id,
-                media=item.id,
-            )
     if tip.status == TIP_DRAFT or erased:
         return
     submitted = [row for row in entries if row.action == "submitted"]
@@ -411,6 +382,51 @@ def _check_tip(
             seq=submitted[-1].seq,
             tip=tip.id,
         )
+    _check_notes(report, tip, entries, notes, sha_by_media)
+
+
+def _check_media(report: Report, tip: Tip, entries: list[Any], media: list[Media]) -> None:
+    receipts = {
+        row.details.get("media_id"): row for row in entries if row.action == "file_received"
+    }
+    for item in media:
+        report.media += 1
+        receipt = receipts.get(item.id)
+        where = f"media row {item.id} of tip {tip.reference}"
+        if receipt is None:
+            report.add(
+                Kind.RECORDS,
+                "unrecorded_media",
+                f"{where} has no file_received entry",
+                tip=tip.id,
+                media=item.id,
+            )
+        elif receipt.details.get("sha256") != item.sha256:
+            report.add(
+                Kind.RECORDS,
+                "media_altered",
+                f"{where}: its SHA-256 differs from its receipt (entry {receipt.seq})",
+                seq=receipt.seq,
+                tip=tip.id,
+                media=item.id,
+            )
+        elif item.storage_key and not item.storage_key.endswith(item.sha256 or "-"):
+            report.add(
+                Kind.RECORDS,
+                "media_altered",
+                f"{where} points at another file",
+                tip=tip.id,
+                media=item.id,
+            )
+
+
+def _check_notes(
+    report: Report,
+    tip: Tip,
+    entries: list[Any],
+    notes: list[TipNote],
+    sha_by_media: dict[int, str | None],
+) -> None:
     note_entries = {
         row.details.get("note"): row
         for row in entries
@@ -422,8 +438,7 @@ def _check_tip(
         if row is None or recorded is None:
             continue
         sha256 = None if note.media_id is None else sha_by_media.get(note.media_id)
-        actual = testimony.note_digest(tip.reference, note, sha256)
-        if actual != recorded:
+        if testimony.note_digest(tip.reference, note, sha256) != recorded:
             report.add(
                 Kind.RECORDS,
                 "note_altered",

@@ -581,8 +581,16 @@ async def _pending(session: AsyncSession, press: Press, moderator: Moderator) ->
     return note
 
 
-async def _send_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
-    """[Send] under a reply to a card: the reply goes to the reporter as a question."""
+# What a confirmed reply becomes: the tip, the kept reply, and what the moderator is told
+# (with whether it was done).
+PendingUse = Callable[[AsyncSession, Tip, TipNote, Moderator], Awaitable[tuple[Html, bool]]]
+
+
+async def _use_pending(
+    update: Update, context: Ctx, press: Press, mod: Moderator, use: PendingUse
+) -> bool:
+    """Turn a reply kept under a card into what the pressed button says, on the locked tip;
+    the toast says how it went, and when done the prompt and the card are redrawn."""
     services = context.services
     query = update.callback_query
     assert query is not None
@@ -590,22 +598,33 @@ async def _send_question(update: Update, context: Ctx, press: Press, mod: Modera
     async with transaction(services.sessions) as session:
         tip = await moderation.tip_for_update(session, press.tip_id)
         note = await _pending(session, press, mod) if tip is not None else "mod-stale"
-        if isinstance(note, str):
-            toast = _t(services, note)
-        elif tip is None:
-            toast = _t(services, "mod-stale")
-        elif not tip.contact_allowed:
-            toast = _t(services, "mod-ask-not-allowed", reference=tip.reference)
+        if isinstance(note, str) or tip is None:
+            toast = _t(services, note if isinstance(note, str) else "mod-stale")
         else:
             try:
-                await moderation.ask(session, tip, mod, note.text or "", pending=note)
-                toast, done = _t(services, "mod-ask-queued", reference=tip.reference), True
+                toast, done = await use(session, tip, note, mod)
             except Refused as exc:
                 toast = _t(services, f"mod-refused-{exc.reason}")
     await answer(query, toast)
     if done:
         await _edit_card(query.message, Screen(toast))
         await refresh_card(context, press.tip_id)
+    return done
+
+
+async def _send_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
+    """[Send] under a reply to a card: the reply goes to the reporter as a question."""
+    services = context.services
+
+    async def ask(
+        session: AsyncSession, tip: Tip, note: TipNote, mod: Moderator
+    ) -> tuple[Html, bool]:
+        if not tip.contact_allowed:
+            return _t(services, "mod-ask-not-allowed", reference=tip.reference), False
+        await moderation.ask(session, tip, mod, note.text or "", pending=note)
+        return _t(services, "mod-ask-queued", reference=tip.reference), True
+
+    if await _use_pending(update, context, press, mod, ask):
         services.wake_outbox()
 
 
@@ -628,26 +647,14 @@ async def _keep_question(update: Update, context: Ctx, press: Press, mod: Modera
 async def _keep_as_note(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
     """[Internal note]: the reply stays with the tip as a note for the moderators."""
     services = context.services
-    query = update.callback_query
-    assert query is not None
-    done = False
-    async with transaction(services.sessions) as session:
-        tip = await moderation.tip_for_update(session, press.tip_id)
-        note = await _pending(session, press, mod) if tip is not None else "mod-stale"
-        if isinstance(note, str):
-            toast = _t(services, note)
-        elif tip is None:
-            toast = _t(services, "mod-stale")
-        else:
-            try:
-                await moderation.add_note(session, tip, mod, note.text or "", pending=note)
-                toast, done = _t(services, "mod-note-saved", reference=tip.reference), True
-            except Refused as exc:
-                toast = _t(services, f"mod-refused-{exc.reason}")
-    await answer(query, toast)
-    if done:
-        await _edit_card(query.message, Screen(toast))
-        await refresh_card(context, press.tip_id)
+
+    async def keep(
+        session: AsyncSession, tip: Tip, note: TipNote, mod: Moderator
+    ) -> tuple[Html, bool]:
+        await moderation.add_note(session, tip, mod, note.text or "", pending=note)
+        return _t(services, "mod-note-saved", reference=tip.reference), True
+
+    await _use_pending(update, context, press, mod, keep)
 
 
 async def refresh_card(context: Ctx, tip_id: int) -> None:
