@@ -33,11 +33,13 @@ from bot.evidence import anchors
 from bot.evidence.timestamp import TrustRoots, load_roots
 from bot.gazetteer import Gazetteer
 from bot.i18n import LANGUAGES, Catalog
+from bot.intake import delete_unreferenced_originals
 from bot.keys import Keyring
 from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, FloodGate
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import ConfigError, Settings
+from db import uow
 from db.engine import create_engine, session_factory, transaction
 from db.migrate import upgrade
 from handlers import account, admin, common, intake, messages, relay
@@ -89,6 +91,19 @@ def build_services(
         timezone=ZoneInfo(settings.tipbot_timezone),
         official_handle=settings.tipbot_official_handle or "",
     )
+
+
+def connect_effects(services: Services) -> None:
+    """Who performs what a committed transaction announced (:mod:`db.uow`): the outbox
+    worker wakes for new rows; erased originals no row refers to any more are deleted."""
+    signals = uow.signals_of(services.sessions)
+    signals.connect(uow.OUTBOX, lambda _payloads: services.outbox_worker.wake())
+
+    async def erase_originals(owed: list[dict[str, str]]) -> None:
+        candidates = {sha256: key for part in owed for sha256, key in part.items()}
+        await delete_unreferenced_originals(services.sessions, services.store, candidates)
+
+    signals.connect(uow.ORIGINALS, erase_originals)
 
 
 def build_application(
@@ -204,6 +219,7 @@ def build_application(
         settings.tipbot_member_cache_seconds,
     )
     services.outbox_worker = OutboxWorker(lambda: Ctx.from_update(None, app), services)
+    connect_effects(services)
 
     async def on_flood(update: Update) -> None:
         chat = update.effective_chat
@@ -322,7 +338,6 @@ async def _check_anchor(services: Services) -> None:
     anchor = await anchors.maybe_anchor(services.sessions, services.settings)
     if anchor is not None:
         log.info("anchor %d of custody entry %d queued (%s)", anchor.id, anchor.seq, anchor.reason)
-        services.wake_outbox()
 
 
 async def _timestamp_job(context: Ctx) -> None:

@@ -24,6 +24,7 @@ from bot.evidence.verifier import TESTIMONY_FIELDS
 from bot.gazetteer import NearestPlace, Place
 from bot.media import MediaStore, StagedFile, StorageError
 from bot.refcode import new_reference
+from db import uow
 from db.engine import SessionFactory, transaction
 from db.models import (
     MEDIA_FAILED,
@@ -62,8 +63,6 @@ OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
 
 # Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
 ERASE_WINDOW = timedelta(hours=47, minutes=50)
-# session.info key: originals to delete after the transaction commits.
-ERASE_FILES = "tipbot.erase_files"
 CHECKPOINT_EVERY = timedelta(minutes=30)
 
 
@@ -502,10 +501,9 @@ async def erase_media(session: AsyncSession, tip: Tip) -> int:
     media = (await session.execute(select(Media).where(Media.tip_id == tip.id))).scalars().all()
     if media:
         await session.execute(delete(Media).where(Media.id.in_([m.id for m in media])))
-        candidates: dict[str, str] = session.info.setdefault(ERASE_FILES, {})
         owed = {m.sha256: m.storage_key for m in media if m.sha256 and m.storage_key}
-        candidates.update(owed)
         await _owe_erasures(session, owed)
+        uow.emit(session, uow.ORIGINALS, owed)
     return len(media)
 
 

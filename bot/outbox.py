@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import uow
 from db.models import OUTBOX_PENDING, OUTBOX_SENT, OutboxMessage
 
 # Kinds of outbox rows.
@@ -55,8 +56,7 @@ async def enqueue(
     )
     session.add(row)
     await session.flush()
-    # Whoever commits this session can wake the worker (see handlers.state.respond).
-    session.info["outbox"] = True
+    uow.emit(session, uow.OUTBOX)  # the worker wakes once this is committed
     return row
 
 
@@ -119,7 +119,7 @@ async def hurry(session: AsyncSession, *, kind: str, tip_id: int) -> None:
         )
         .values(next_attempt_at=now)
     )
-    session.info["outbox"] = True
+    uow.emit(session, uow.OUTBOX)
 
 
 async def next_due_kind(session: AsyncSession, *, skip: Sequence[str] = ()) -> str | None:

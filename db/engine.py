@@ -28,6 +28,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from db import uow
+from db.uow import Signals
+
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
 
@@ -107,19 +110,30 @@ def _configure_sqlite(engine: AsyncEngine, enforce_foreign_keys: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, signals: Signals | None = None) -> SessionFactory:
+    """Sessions on ``engine``; what their transactions emit (:mod:`db.uow`) reaches the
+    listeners connected on ``signals``."""
+    info = (signals or Signals()).session_info()
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @asynccontextmanager
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction: committed on success, rolled back on error.
+    """A unit of work: a session inside one transaction, committed on success and rolled
+    back on error; what it announced (:func:`db.uow.on_commit`, :func:`db.uow.emit`) is
+    performed after the commit, and dropped with a rollback.
 
     Keep network calls (Telegram, downloads) outside: on SQLite a transaction holds the
     process's only connection and the file's write lock.
     """
-    async with factory() as session, session.begin():
-        yield session
+    async with factory() as session:
+        try:
+            async with session.begin():
+                yield session
+        except BaseException:
+            uow.discard(session)
+            raise
+        await uow.run_after_commit(session)
 
 
 def retryable(exc: BaseException) -> str | None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -62,14 +61,6 @@ class Services:
     acks: Any = None
     gate: Any = None
     outbox_worker: Any = None
-
-    def wake_outbox(self, session: AsyncSession | None = None) -> None:
-        """Deliver what was queued now rather than at the worker's next poll; given the
-        transaction's session, only if it queued something."""
-        if self.outbox_worker is None:
-            return
-        if session is None or session.info.get("outbox"):
-            self.outbox_worker.wake()
 
 
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

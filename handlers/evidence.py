@@ -405,8 +405,6 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
             step = (tip.id, tip.step, text)
         elif text:
             screens.append(Screen(Html(text)))
-    if burst.relay is not None:
-        services.wake_outbox()
     sent = None
     for screen in screens:
         sent = await send(context, chat_id, screen)

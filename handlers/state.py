@@ -86,15 +86,5 @@ async def respond(update: Update, context: Ctx, decide: Decision) -> None:
 
     # On PostgreSQL a moderator's action on the same tip may deadlock with this transaction:
     # it runs again, so the reporter still gets their answer.
-    reply, session = await retrying(services.sessions, body)
-    services.wake_outbox(session)
-    erased = session.info.get(intake.ERASE_FILES)
-    store = services.store
-    try:
-        await deliver(update, context, reply)
-    finally:
-        if erased:
-            try:
-                await intake.delete_unreferenced_originals(services.sessions, store, erased)
-            except Exception as exc:  # the answer (and the chat's erasure) must not wait on it
-                log.error("erased files could not all be deleted: %s", type(exc).__name__)
+    reply, _ = await retrying(services.sessions, body)
+    await deliver(update, context, reply)

@@ -30,6 +30,7 @@ from bot import custody, intake
 from bot.export.filters import ExportFilters, Profile
 from bot.export.rows import tip_conditions
 from bot.media import MediaStore
+from db import uow
 from db.engine import SessionFactory, transaction
 from db.models import (
     MEDIA_STORED,
@@ -210,7 +211,8 @@ async def purge(
                         "older_than": duration_label(criteria.older_than),
                     },
                 )
-            candidates: dict[str, str] = dict(session.info.get(intake.ERASE_FILES, {}))
+            # This purge deletes the originals itself (to count the bytes freed).
+            candidates = _merged(uow.take(session, uow.ORIGINALS) or [])
         for tip in tips:
             summary.by_status[tip.status] = summary.by_status.get(tip.status, 0) + 1
         summary.tips += len(tips)
@@ -221,6 +223,13 @@ async def purge(
         if progress is not None:
             progress(summary.tips, max(total, summary.tips))
     return summary
+
+
+def _merged(owed: list[dict[str, str]]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for part in owed:
+        merged.update(part)
+    return merged
 
 
 async def _erase(session: AsyncSession, tips: list[Tip]) -> dict[int, int]:

@@ -174,7 +174,6 @@ async def _decide(update: Update, context: Ctx, press: Press, moderator: Moderat
         await _edit_card(query.message, screen)
     for other in others:  # the reporter's other cards show the ban (or its end) too
         await refresh_card(context, other)
-    services.wake_outbox()
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +311,6 @@ async def _remember_views(
         if moderator is not None and view is not None:
             await moderation.evidence_viewed(session, tip_id, moderator, view)
     # A withdrawal queued again (the tip was withdrawn while its copy was on the way).
-    context.services.wake_outbox(session)
 
 
 async def _media(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:
@@ -566,7 +564,6 @@ async def post_card(
             await moderation.remember_group_message(
                 session, chat_id, message.message_id, tip.id, "card"
             )
-    services.wake_outbox(session)
     return message
 
 
@@ -624,8 +621,7 @@ async def _send_question(update: Update, context: Ctx, press: Press, mod: Modera
         await moderation.ask(session, tip, mod, note.text or "", pending=note)
         return _t(services, "mod-ask-queued", reference=tip.reference), True
 
-    if await _use_pending(update, context, press, mod, ask):
-        services.wake_outbox()
+    await _use_pending(update, context, press, mod, ask)
 
 
 async def _keep_question(update: Update, context: Ctx, press: Press, mod: Moderator) -> None:

@@ -187,7 +187,6 @@ async def unban_command(update: Update, context: Ctx) -> None:
     await _reply(update, context, text)
     for tip_id in (tip.id, *others):
         await refresh_card(context, tip_id)
-    services.wake_outbox()
 
 
 @handler("moderation.stats")
@@ -309,7 +308,6 @@ async def _question(
                 answer = _t(services, f"mod-refused-{exc.reason}")
     await _reply(update, context, answer)
     await refresh_card(context, tip_id)
-    services.wake_outbox()
 
 
 async def _note(update: Update, context: Ctx, tip_id: int, text: str, moderator: Moderator) -> None:
