@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 
@@ -33,7 +33,7 @@ from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from telegram import Bot
+    from telegram import Bot, ChatFullInfo, ChatMember
     from telegram.ext import Application
 
 log = logging.getLogger("tipbot")
@@ -70,13 +70,19 @@ def _where(settings: Settings) -> str:
 def missing_database(settings: Settings) -> str | None:
     """The SQLite file DATABASE_URL names, when it does not exist; None for PostgreSQL, an
     in-memory or URI-style SQLite database, or a file that is there."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
+    database = _sqlite_file(make_url(settings.database_url))
+    return database if database and not Path(database).exists() else None
+
+
+def _sqlite_file(url: URL) -> str | None:
+    """The file a SQLite URL names; None for another database, or an in-memory or URI-style
+    SQLite one."""
     database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or "uri" in url.query:
+    if url.get_backend_name() != "sqlite" or "uri" in url.query:
         return None
-    return None if Path(database).exists() else database
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return database
 
 
 async def _migrate(settings: Settings) -> None:
@@ -113,8 +119,6 @@ async def _verify(settings: Settings) -> int:
 async def check_chat(bot: Bot, name: str, chat_id: int | None, *, channel_ok: bool) -> None:
     """Raise :class:`ConfigError` naming ``name`` unless ``chat_id`` is a group (or, with
     ``channel_ok``, a channel) that exists and that the bot is in; ``None`` is unset."""
-    from telegram import ChatMemberRestricted
-
     if chat_id is None:
         return
     if chat_id > 0:
@@ -123,26 +127,42 @@ async def check_chat(bot: Bot, name: str, chat_id: int | None, *, channel_ok: bo
             f"{name}: {chat_id} is the id of a person or a bot, not of a group: group ids are "
             "negative, e.g. -1001234567890 (the bot posts it in a group when an admin adds it)"
         )
+    chat, member = await _chat_and_member(bot, name, chat_id)
+    problem = _kind_problem(chat, chat_id, channel_ok) or _member_problem(chat, chat_id, member)
+    if problem:
+        raise ConfigError(f"{name}: {problem}")
+
+
+async def _chat_and_member(bot: Bot, name: str, chat_id: int) -> tuple[ChatFullInfo, ChatMember]:
+    """The chat and the bot's membership in it; :class:`ConfigError` if either is not there."""
     try:
-        chat = await bot.get_chat(chat_id)
-        member = await bot.get_chat_member(chat_id, bot.id)
+        return await bot.get_chat(chat_id), await bot.get_chat_member(chat_id, bot.id)
     except (BadRequest, Forbidden):
         raise ConfigError(
             f"{name}: there is no group {chat_id}, or the bot is not in it "
             "(add the bot to the group, or correct the id)"
         ) from None
+
+
+def _kind_problem(chat: ChatFullInfo, chat_id: int, channel_ok: bool) -> str | None:
     kinds = ("group", "supergroup", "channel") if channel_ok else ("group", "supergroup")
-    if chat.type not in kinds:
-        raise ConfigError(f"{name}: {chat_id} is a {chat.type}, not a group")
-    status = member.status
-    if status in ("left", "kicked") or (
-        isinstance(member, ChatMemberRestricted) and not member.is_member
-    ):
-        raise ConfigError(f"{name}: the bot is not a member of {chat_id} (add it to the group)")
-    if chat.type == "channel" and status not in ("administrator", "creator"):
-        raise ConfigError(
-            f"{name}: the bot must be an administrator of the channel {chat_id} to post there"
-        )
+    return None if chat.type in kinds else f"{chat_id} is a {chat.type}, not a group"
+
+
+def _member_problem(chat: ChatFullInfo, chat_id: int, member: ChatMember) -> str | None:
+    """Why the bot cannot post in the chat: it is not in it, or not an admin of a channel."""
+    if _has_left(member):
+        return f"the bot is not a member of {chat_id} (add it to the group)"
+    if chat.type == "channel" and member.status not in ("administrator", "creator"):
+        return f"the bot must be an administrator of the channel {chat_id} to post there"
+    return None
+
+
+def _has_left(member: ChatMember) -> bool:
+    from telegram import ChatMemberRestricted
+
+    restricted_out = isinstance(member, ChatMemberRestricted) and not member.is_member
+    return member.status in ("left", "kicked") or restricted_out
 
 
 async def _preflight(settings: Settings) -> None:
@@ -162,14 +182,11 @@ async def _preflight(settings: Settings) -> None:
     await _migrate(settings)
 
 
-def _run(settings: Settings) -> int:
-    from bot.app import ALLOWED_UPDATES, build_application
-
-    settings.token()
-    asyncio.run(_preflight(settings))
+def _secret(settings: Settings) -> bytes:
+    """TIPBOT_SECRET_KEY, or the key file (created on first run, with a warning to back it up)."""
+    configured = settings.tipbot_secret_key
     secret = load_or_create_secret(
-        settings.tipbot_secret_key.get_secret_value() if settings.tipbot_secret_key else None,
-        settings.tipbot_data_dir,
+        configured.get_secret_value() if configured else None, settings.tipbot_data_dir
     )
     if secret.created:
         log.warning(
@@ -177,7 +194,15 @@ def _run(settings: Settings) -> int:
             "recognised and stored chat ids cannot be read",
             secret.source,
         )
-    app = build_application(settings, secret.value)
+    return secret.value
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    settings.token()
+    asyncio.run(_preflight(settings))
+    app = build_application(settings, _secret(settings))
     log.info(
         "starting: database %s, media in %s",
         make_url(settings.database_url).get_backend_name(),
@@ -248,9 +273,7 @@ def bounded_stop(app: Application[Any, Any, Any, Any, Any, Any], timeout: float)
     app.post_init = post_init
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    # Durations as timedelta (PTB's future default); our code reads both forms.
-    os.environ.setdefault("PTB_TIMEDELTA", "1")
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tipbot",
         description="A Telegram bot for reporting war crimes, with evidence kept intact.",
@@ -259,15 +282,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "run", help="apply pending migrations and start the bot (long polling)"
-    ).set_defaults(needs_database=False)
+    ).set_defaults(needs_database=False, run=_run)
     commands.add_parser("migrate", help="apply database migrations and exit").set_defaults(
-        needs_database=False
+        needs_database=False, run=_migrate_command
     )
-    commands.add_parser("verify-custody", help="check that the custody log's hash chain is intact")
+    commands.add_parser(
+        "verify-custody", help="check that the custody log's hash chain is intact"
+    ).set_defaults(run=_verify_command)
     for module in REGISTRARS:
         importlib.import_module(module).register(commands)
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _migrate_command(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(settings))
+    print("database is up to date")
+    return 0
+
+
+def _verify_command(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_verify(settings))
+
+
+# The failures a command ends with in one line (the first kind that matches), and its status.
+# Other OSErrors are not the database's: they end with a traceback.
+_DATABASE_ERRORS = (
+    OperationalError,
+    DBAPIError,
+    ConnectionError,
+    FileNotFoundError,
+    PermissionError,
+)
+_FAILURES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str, int], ...] = (
+    (ConfigError, "configuration error: {exc}", 2),
+    (SecretKeyError, "secret key: {exc}", 2),
+    (InvalidToken, "Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)", 2),
+    (_DATABASE_ERRORS, "cannot use the database at {where} ({kind})", 1),
+    (NetworkError, "cannot reach Telegram at {api} ({kind})", 1),
+    (TelegramError, "Telegram refused to start the bot ({kind})", 1),
+)
+
+
+def _reported(exc: Exception, settings: Settings) -> int | None:
+    """Report a command's failure in one line and return the exit status; None if it is
+    not one of the expected failures."""
+    for kinds, message, status in _FAILURES:
+        if isinstance(exc, kinds):
+            where = _where(settings)
+            api = settings.telegram_api_url
+            return _fail(
+                message.format(exc=exc, kind=type(exc).__name__, where=where, api=api), status
+            )
+    return None
+
+
+def _execute(settings: Settings, args: argparse.Namespace) -> int:
+    run: CommandRun = getattr(args, "run", _run)
+    try:
+        return run(settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        status = _reported(exc, settings)
+        if status is None:
+            raise
+        return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Durations as timedelta (PTB's future default); our code reads both forms.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    args = _parser().parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -279,34 +364,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             "or set DATABASE_URL)",
             1,
         )
-    try:
-        if args.command == "migrate":
-            asyncio.run(_migrate(settings))
-            print("database is up to date")
-            return 0
-        if args.command == "verify-custody":
-            return asyncio.run(_verify(settings))
-        run: CommandRun | None = getattr(args, "run", None)
-        if run is not None:
-            return run(settings, args)
-        return _run(settings)
-    except ConfigError as exc:
-        return _fail(f"configuration error: {exc}", 2)
-    except SecretKeyError as exc:
-        return _fail(f"secret key: {exc}", 2)
-    except InvalidToken:
-        return _fail("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)", 2)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        if isinstance(exc, OSError) and not isinstance(
-            exc, ConnectionError | FileNotFoundError | PermissionError
-        ):
-            raise
-        return _fail(f"cannot use the database at {_where(settings)} ({type(exc).__name__})", 1)
-    except NetworkError as exc:
-        return _fail(
-            f"cannot reach Telegram at {settings.telegram_api_url} ({type(exc).__name__})", 1
-        )
-    except TelegramError as exc:
-        return _fail(f"Telegram refused to start the bot ({type(exc).__name__})", 1)
-    except KeyboardInterrupt:
-        return 130
+    return _execute(settings, args)

@@ -14,7 +14,7 @@ places: record ids, hashes, counts and codes only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,18 +80,27 @@ def entry_hash(entry: CustodyEntry) -> str:
     )
 
 
+# What details may hold besides objects and arrays; not floats, whose text form is not
+# stable across databases.
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
 def _check_details(value: Any) -> None:
     """Floats are refused: their text form is not stable across databases."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError("custody detail keys must be strings")
-            _check_details(item)
+        _check_object(value)
     elif isinstance(value, list):
         for item in value:
             _check_details(item)
-    elif not isinstance(value, (str, int, bool)) and value is not None:
+    elif not isinstance(value, _JSON_SCALARS):
         raise TypeError(f"custody details cannot hold {type(value).__name__}")
+
+
+def _check_object(value: dict[Any, Any]) -> None:
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError("custody detail keys must be strings")
+        _check_details(item)
 
 
 async def append(
@@ -156,43 +165,46 @@ class Verification:
 
 async def verify(session: AsyncSession, *, batch: int = 1000) -> Verification:
     """Walk the whole chain in order, recomputing every hash and link."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    count = 0
-    last_seq = 0
     head = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
-    v2_from = head.v2_from_seq
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(CustodyEntry)
-                    .where(CustodyEntry.seq > last_seq)
-                    .order_by(CustodyEntry.seq)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            break
+    # Entries are numbered from 1 without gaps: after ``count`` good ones, the last is ``count``.
+    count, expected_prev, v2_from = 0, GENESIS_HASH, head.v2_from_seq
+    while rows := await _entries_after(session, count, batch):
         for entry in rows:
-            if entry.seq != expected_seq:
-                return Verification(False, count, expected_prev, expected_seq, "missing entry")
-            if entry.prev_hash != expected_prev:
-                return Verification(False, count, expected_prev, entry.seq, "broken link")
-            if entry_hash(entry) != entry.hash or not _digest_matches(entry):
-                return Verification(False, count, expected_prev, entry.seq, "altered entry")
-            if entry.format != CUSTODY_V2 and entry.seq >= v2_from:
-                return Verification(False, count, expected_prev, entry.seq, "altered entry")
-            expected_prev = entry.hash
-            expected_seq += 1
-            count += 1
-            last_seq = entry.seq
-    if head.seq != count or head.hash != expected_prev:
+            problem = _problem(entry, count + 1, expected_prev, v2_from)
+            if problem is not None:
+                return Verification(False, count, expected_prev, *problem)
+            count, expected_prev = count + 1, entry.hash
+    if (head.seq, head.hash) != (count, expected_prev):
         return Verification(False, count, expected_prev, head.seq, "head does not match chain")
     return Verification(True, count, expected_prev)
+
+
+async def _entries_after(session: AsyncSession, seq: int, batch: int) -> Sequence[CustodyEntry]:
+    """The next ``batch`` entries after ``seq``, in order."""
+    query = select(CustodyEntry).where(CustodyEntry.seq > seq).order_by(CustodyEntry.seq)
+    return (await session.scalars(query.limit(batch))).all()
+
+
+def _problem(
+    entry: CustodyEntry, expected_seq: int, expected_prev: str, v2_from: int
+) -> tuple[int, str] | None:
+    """Where the chain breaks at ``entry`` and how, or None if it holds there."""
+    if entry.seq != expected_seq:
+        return expected_seq, "missing entry"
+    if entry.prev_hash != expected_prev:
+        return entry.seq, "broken link"
+    if not _intact(entry, v2_from):
+        return entry.seq, "altered entry"
+    return None
+
+
+def _intact(entry: CustodyEntry, v2_from: int) -> bool:
+    """The entry's hash and digest are its own, and it is in format 2 from ``v2_from`` on."""
+    return (
+        entry_hash(entry) == entry.hash
+        and _digest_matches(entry)
+        and (entry.format == CUSTODY_V2 or entry.seq < v2_from)
+    )
 
 
 async def head(session: AsyncSession) -> tuple[int, str]:

@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 
-DAY = "day"
-MONTH = "month"
-UNKNOWN = "unknown"
+from db.models import DatePrecision
+
+DAY = DatePrecision.DAY
+MONTH = DatePrecision.MONTH
+UNKNOWN = DatePrecision.UNKNOWN
 
 
 class DateError(ValueError):
@@ -62,11 +64,12 @@ _SEP = r"[./\-\s]"
 _YEAR_WORDS = frozenset({"р", "р.", "г", "г.", "рік", "року", "год", "года", "year"})
 
 
+_YEAR_WITH_MARKER = re.compile(r"(\d+)(?:р\.|г\.|р|г)")
+
+
 def _strip_year_marker(word: str) -> str:
-    for suffix in ("р.", "г.", "р", "г"):
-        if word[: -len(suffix)].isdigit() and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    m = _YEAR_WITH_MARKER.fullmatch(word)
+    return m[1] if m else word
 
 
 def _month_from_word(word: str) -> int | None:
@@ -82,35 +85,80 @@ def _year(text: str) -> int:
     return 2000 + value if len(text) == 2 else value
 
 
+# Numeric forms, tried in order: year, month and day as named groups. No year means this
+# year; no day means the reporter gave a month only.
+_NUMERIC_FORMS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"(?P<y>\d{{4}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<d>\d{{1,2}})",
+        rf"(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}}|\d{{2}})",
+        rf"(?P<y>\d{{4}}){_SEP}(?P<m>\d{{1,2}})",
+        rf"(?P<m>\d{{1,2}}){_SEP}(?P<y>\d{{4}})",
+        rf"(?P<d>\d{{1,2}}){_SEP}(?P<m>\d{{1,2}})",
+    )
+)
+
+
+def _dated(today: date, month: int, day: str | None, year: str | None) -> IncidentDate:
+    """The date from its typed parts: no year is this year, no day is month precision."""
+    full_year = today.year if year is None else _year(year)
+    if day is None:
+        return IncidentDate(_make(full_year, month, 1), MONTH)
+    return IncidentDate(_make(full_year, month, int(day)), DAY)
+
+
+# The same with the month as a word; "р.", "року" and the like are dropped first.
+_WORD_FORMS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"(?P<d>\d+) (?P<w>\S+) (?P<y>\d+)",
+        r"(?P<w>\S+) (?P<y>\d{4})",
+        r"(?P<d>\d+) (?P<w>\S+)",
+    )
+)
+
+
+def _first_match(forms: tuple[re.Pattern[str], ...], text: str) -> dict[str, str] | None:
+    """The named parts of the first form ``text`` matches whole."""
+    for form in forms:
+        if m := form.fullmatch(text):
+            return m.groupdict()
+    return None
+
+
+def _numeric(text: str, today: date) -> IncidentDate | None:
+    parts = _first_match(_NUMERIC_FORMS, text)
+    if parts is None:
+        return None
+    return _dated(today, int(parts["m"]), parts.get("d"), parts.get("y"))
+
+
+def _without_year_words(text: str) -> str:
+    """ "24 лютого 2022 р." → "24 лютого 2022": the year marker carries no information."""
+    words = (_strip_year_marker(w) for w in text.split() if w.casefold() not in _YEAR_WORDS)
+    return " ".join(w for w in words if w)
+
+
+def _with_month_name(text: str, today: date) -> IncidentDate | None:
+    parts = _first_match(_WORD_FORMS, _without_year_words(text))
+    if parts is None:
+        return None
+    month = _month_from_word(parts["w"])
+    return _dated(today, month, parts.get("d"), parts.get("y")) if month else None
+
+
+def _relative(text: str, today: date) -> IncidentDate | None:
+    days_ago = _RELATIVE_DAYS.get(text.casefold().strip(_WORD_PUNCTUATION).strip())
+    if days_ago is None:
+        return None
+    return IncidentDate(date.fromordinal(today.toordinal() - days_ago), DAY)
+
+
 def _parse_date_part(text: str, today: date) -> IncidentDate:
     text = text.strip().strip(".,")
-    days_ago = _RELATIVE_DAYS.get(text.casefold().strip(_WORD_PUNCTUATION).strip())
-    if days_ago is not None:
-        return IncidentDate(date.fromordinal(today.toordinal() - days_ago), DAY)
-    if m := re.fullmatch(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})", text):
-        return IncidentDate(_make(int(m[1]), int(m[2]), int(m[3])), DAY)
-    if m := re.fullmatch(rf"(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}}|\d{{2}})", text):
-        return IncidentDate(_make(_year(m[3]), int(m[2]), int(m[1])), DAY)
-    if m := re.fullmatch(rf"(\d{{4}}){_SEP}(\d{{1,2}})", text):
-        return IncidentDate(_make(int(m[1]), int(m[2]), 1), MONTH)
-    if m := re.fullmatch(rf"(\d{{1,2}}){_SEP}(\d{{4}})", text):
-        return IncidentDate(_make(int(m[2]), int(m[1]), 1), MONTH)
-    if m := re.fullmatch(rf"(\d{{1,2}}){_SEP}(\d{{1,2}})", text):
-        return IncidentDate(_make(today.year, int(m[2]), int(m[1])), DAY)
-    words = [_strip_year_marker(w) for w in text.split() if w.casefold() not in _YEAR_WORDS]
-    words = [w for w in words if w]
-    if len(words) == 3 and words[0].isdigit() and words[2].isdigit():
-        month = _month_from_word(words[1])
-        if month:
-            return IncidentDate(_make(_year(words[2]), month, int(words[0])), DAY)
-    if len(words) == 2 and words[1].isdigit() and len(words[1]) == 4:
-        month = _month_from_word(words[0])
-        if month:
-            return IncidentDate(_make(int(words[1]), month, 1), MONTH)
-    if len(words) == 2 and words[0].isdigit():
-        month = _month_from_word(words[1])
-        if month:
-            return IncidentDate(_make(today.year, month, int(words[0])), DAY)
+    for parse in (_relative, _numeric, _with_month_name):
+        if parsed := parse(text, today):
+            return parsed
     raise DateError("format")
 
 
@@ -121,24 +169,36 @@ def _make(year: int, month: int, day: int) -> date:
         raise DateError("invalid") from None
 
 
+def _split_time(text: str) -> tuple[str, time | None]:
+    """The date part and the optional trailing ``HH:MM``."""
+    if m := _TIME_RE.search(text):
+        return text[: m.start()].strip().rstrip(","), time(int(m[1]), int(m[2]))
+    return text, None
+
+
+def _span(value: date, precision: str) -> tuple[int, ...]:
+    """What is compared at a precision: a month date is in range if its month is."""
+    if precision == MONTH:
+        return value.year, value.month
+    return value.year, value.month, value.day
+
+
+def _check_range(parsed: IncidentDate, today: date, earliest: date) -> None:
+    value = _span(parsed.value, parsed.precision)
+    if value > _span(today, parsed.precision):
+        raise DateError("future")
+    if value < _span(earliest, parsed.precision):
+        raise DateError("too_early")
+
+
 def parse_incident_date(text: str, *, today: date, earliest: date) -> IncidentDate:
     """Parse what a reporter typed; raise :class:`DateError` with the reason if refused."""
     text = " ".join(text.split())
-    if not text or len(text) > 40:
+    if not 0 < len(text) <= 40:
         raise DateError("format")
-    at: time | None = None
-    if m := _TIME_RE.search(text):
-        at = time(int(m[1]), int(m[2]))
-        text = text[: m.start()].strip().rstrip(",")
+    text, at = _split_time(text)
     parsed = _parse_date_part(text, today)
+    _check_range(parsed, today, earliest)
     if parsed.precision == MONTH:
-        if (parsed.value.year, parsed.value.month) > (today.year, today.month):
-            raise DateError("future")
-        if (parsed.value.year, parsed.value.month) < (earliest.year, earliest.month):
-            raise DateError("too_early")
         return parsed
-    if parsed.value > today:
-        raise DateError("future")
-    if parsed.value < earliest:
-        raise DateError("too_early")
     return IncidentDate(parsed.value, DAY, at)

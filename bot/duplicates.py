@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import logging
 import warnings
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pillow_heif
 from PIL import Image
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.phash import phash
-from db.models import TIP_DRAFT, TIP_WITHDRAWN, Media, Tip, TipLink
+from db.models import TIP_DRAFT, TIP_WITHDRAWN, DatePrecision, Media, Tip, TipLink
 
 log = logging.getLogger(__name__)
 
@@ -65,68 +66,122 @@ def distance(a: str, b: str) -> int:
 
 async def link(session: AsyncSession, tip: Tip, *, max_distance: int) -> int:
     """Find and store this tip's possible duplicates; return how many links were made."""
-    found: dict[tuple[int, str], int | None] = {}
-    mine = (
-        await session.execute(
-            select(Media.sha256, Media.file_unique_id, Media.phash).where(Media.tip_id == tip.id)
+    found = await _same_file(session, tip)
+    found += await _similar_images(session, tip, _others(found), max_distance)
+    # One link per other tip, of its strongest kind: a report found by its file is not
+    # suggested again for its place and days (nor does it take one of their places).
+    found += await _similar_context(session, tip, _others(found))
+    return await _store(session, tip, found)
+
+
+# A possible duplicate: the other tip, the kind of link and the bits apart (images only).
+_Found = tuple[int, str, int | None]
+
+
+def _others(found: list[_Found]) -> set[int]:
+    return {other for other, _, _ in found}
+
+
+def _live() -> ColumnElement[bool]:
+    """Tips that count: neither a draft nor withdrawn."""
+    return Tip.status.not_in((TIP_DRAFT, TIP_WITHDRAWN))
+
+
+async def _same_file(session: AsyncSession, tip: Tip) -> list[_Found]:
+    """Other live tips holding a file with one of this tip's SHA-256s or Telegram unique ids."""
+    mine = select(Media.sha256, Media.file_unique_id).where(Media.tip_id == tip.id).subquery()
+    rows = await session.scalars(
+        select(Media.tip_id)
+        .join(Tip, Tip.id == Media.tip_id)
+        .where(
+            Media.tip_id != tip.id,
+            _live(),
+            or_(
+                Media.sha256.in_(select(mine.c.sha256)),
+                Media.file_unique_id.in_(select(mine.c.file_unique_id)),
+            ),
         )
-    ).all()
-    live = Tip.status.not_in((TIP_DRAFT, TIP_WITHDRAWN))
-    hashes = {m.sha256 for m in mine if m.sha256}
-    uniques = {m.file_unique_id for m in mine}
-    if mine:
-        rows = await session.execute(
-            select(Media.tip_id)
-            .join(Tip, Tip.id == Media.tip_id)
-            .where(
-                Media.tip_id != tip.id,
-                live,
-                or_(Media.sha256.in_(hashes or {""}), Media.file_unique_id.in_(uniques)),
-            )
-            .distinct()
+        .distinct()
+    )
+    return [(other, SAME_FILE, 0) for other in rows]
+
+
+async def _my_hashes(session: AsyncSession, tip: Tip) -> list[int]:
+    """The perceptual hashes of this tip's images, as 64-bit numbers."""
+    hashes = await session.scalars(
+        select(Media.phash).where(Media.tip_id == tip.id, Media.phash.is_not(None))
+    )
+    return [int(p, 16) for p in hashes if p]
+
+
+async def _similar_images(
+    session: AsyncSession, tip: Tip, skip: set[int], max_distance: int
+) -> list[_Found]:
+    """The closest other tips by image, nearest first, leaving out those in ``skip``."""
+    bits = await _my_hashes(session, tip)
+    if not bits:
+        return []
+    candidates = await session.execute(
+        select(Media.tip_id, Media.phash)
+        .join(Tip, Tip.id == Media.tip_id)
+        .where(Media.tip_id != tip.id, Media.phash.is_not(None), _live())
+        .order_by(Media.id.desc())
+        .limit(_RECENT_IMAGES)
+    )
+    similar = _closest(bits, candidates, skip, max_distance)
+    nearest = sorted(similar.items(), key=lambda item: item[1])[:MAX_SUGGESTIONS]
+    return [(other, SIMILAR_IMAGE, apart) for other, apart in nearest]
+
+
+def _closest(
+    mine: list[int],
+    candidates: Iterable[Row[int, str | None]],
+    skip: set[int],
+    max_distance: int,
+) -> dict[int, int]:
+    """Each candidate tip within ``max_distance`` bits of one of ``mine``, with its least."""
+    similar: dict[int, int] = {}
+    for other, other_hash in candidates:
+        if other_hash is None or other in skip:
+            continue
+        theirs = int(other_hash, 16)
+        best = min((bits ^ theirs).bit_count() for bits in mine)
+        if best <= max_distance:
+            similar[other] = min(best, similar.get(other, best))
+    return similar
+
+
+def _context_day(tip: Tip) -> date | None:
+    """The tip's incident date if it is a day and the tip has a category and an oblast."""
+    if all((tip.category, tip.oblast, tip.incident_date_precision == DatePrecision.DAY)):
+        return tip.incident_date
+    return None
+
+
+async def _similar_context(session: AsyncSession, tip: Tip, linked: set[int]) -> list[_Found]:
+    """Other live tips of the same category and oblast within three days, newest first."""
+    day = _context_day(tip)
+    if day is None:
+        return []
+    window = timedelta(days=CONTEXT_DAYS)
+    rows = await session.execute(
+        select(Tip.id)
+        .where(
+            Tip.id != tip.id,
+            Tip.id.not_in(linked or {0}),
+            _live(),
+            and_(Tip.category == tip.category, Tip.oblast == tip.oblast),
+            Tip.incident_date_precision == DatePrecision.DAY,
+            Tip.incident_date.between(day - window, day + window),
         )
-        for (other,) in rows:
-            found[(other, SAME_FILE)] = 0
-    phashes = [m.phash for m in mine if m.phash]
-    if phashes:
-        candidates = await session.execute(
-            select(Media.tip_id, Media.phash)
-            .join(Tip, Tip.id == Media.tip_id)
-            .where(Media.tip_id != tip.id, Media.phash.is_not(None), live)
-            .order_by(Media.id.desc())
-            .limit(_RECENT_IMAGES)
-        )
-        similar: dict[int, int] = {}
-        mine_bits = [int(p, 16) for p in phashes]
-        for other, other_hash in candidates:
-            if other_hash is None or (other, SAME_FILE) in found:
-                continue
-            theirs = int(other_hash, 16)
-            best = min((bits ^ theirs).bit_count() for bits in mine_bits)
-            if best <= max_distance:
-                similar[other] = min(best, similar.get(other, best))
-        for other, bits in sorted(similar.items(), key=lambda item: item[1])[:MAX_SUGGESTIONS]:
-            found[(other, SIMILAR_IMAGE)] = bits
-    if tip.category and tip.oblast and tip.incident_date and tip.incident_date_precision == "day":
-        window = timedelta(days=CONTEXT_DAYS)
-        # One link per other tip, of its strongest kind: a report found by its file is not
-        # suggested again for its place and days (nor does it take one of their places).
-        linked = {other for other, _ in found}
-        rows = await session.execute(
-            select(Tip.id)
-            .where(
-                Tip.id != tip.id,
-                Tip.id.not_in(linked or {0}),
-                live,
-                and_(Tip.category == tip.category, Tip.oblast == tip.oblast),
-                Tip.incident_date_precision == "day",
-                Tip.incident_date.between(tip.incident_date - window, tip.incident_date + window),
-            )
-            .order_by(Tip.id.desc())
-            .limit(MAX_SUGGESTIONS)
-        )
-        for (other,) in rows:
-            found.setdefault((other, SIMILAR_CONTEXT), None)
+        .order_by(Tip.id.desc())
+        .limit(MAX_SUGGESTIONS)
+    )
+    return [(other, SIMILAR_CONTEXT, None) for (other,) in rows]
+
+
+async def _store(session: AsyncSession, tip: Tip, found: list[_Found]) -> int:
+    """Add the links not stored yet, both ways; return how many pairs were added."""
     existing = set(
         (
             await session.execute(
@@ -135,7 +190,7 @@ async def link(session: AsyncSession, tip: Tip, *, max_distance: int) -> int:
         ).all()
     )
     made = 0
-    for (other, kind), dist in found.items():
+    for other, kind, dist in found:
         if (other, kind) in existing:
             continue
         session.add(TipLink(tip_id=tip.id, other_tip_id=other, kind=kind, distance=dist))

@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -365,14 +366,23 @@ def _normalise_many(texts: list[str]) -> list[str]:
     joined = unicodedata.normalize("NFC", "\n".join(texts)).casefold()
     joined = _NON_WORD.sub(" ", joined.translate(_NORMALISE_TABLE))
     out = [" ".join(line.split()) for line in joined.split("\n")]
-    if _LATIN_LETTER.search(joined) and _CYRILLIC_LETTER.search(joined):
-        for i, line in enumerate(out):
-            if _LATIN_LETTER.search(line) and _CYRILLIC_LETTER.search(line):
-                out[i] = " ".join(
-                    w.translate(_HOMOGLYPHS) if _CYRILLIC_LETTER.search(w) else w
-                    for w in line.split()
-                )
+    if _is_mixed(joined):
+        out = [_cyrillic_words(line) for line in out]
     return out
+
+
+def _is_mixed(text: str) -> bool:
+    """Whether ``text`` has both Latin and Cyrillic letters."""
+    return bool(_LATIN_LETTER.search(text) and _CYRILLIC_LETTER.search(text))
+
+
+def _cyrillic_words(line: str) -> str:
+    """``line`` with the Latin look-alikes in its Cyrillic words made Cyrillic."""
+    if not _is_mixed(line):
+        return line
+    return " ".join(
+        w.translate(_HOMOGLYPHS) if _CYRILLIC_LETTER.search(w) else w for w in line.split()
+    )
 
 
 _FOLD_TABLE: Final = str.maketrans(
@@ -495,48 +505,40 @@ def _alias_key(text: str) -> str:
     return " ".join(words)
 
 
+# "Чернігівська область" -> "Чернігівської", "Черниговская область" -> "Черниговской".
+_GENITIVE: Final = re.compile(r"\s*(\S*)(ька|ая)\s+область\s*")
+_GENITIVE_ENDINGS: Final[Mapping[str, str]] = {"ька": "ької", "ая": "ой"}
+
+
 def _genitives(full: str) -> list[str]:
     """Genitive of an oblast name as in "с. Лукашівка Чернігівської області"."""
-    words = full.split()
-    if len(words) != 2:
-        return []
-    adjective, noun = words
-    if noun == "область" and adjective.endswith("ька"):
-        return [adjective[:-1] + "ої"]  # Чернігівська -> Чернігівської
-    if noun == "область" and adjective.endswith("ая"):
-        return [adjective[:-2] + "ой"]  # Черниговская -> Черниговской
-    return []
+    found = _GENITIVE.fullmatch(full)
+    return [found[1] + _GENITIVE_ENDINGS[found[2]]] if found else []
 
 
-def _build_aliases() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-    strong: dict[str, set[str]] = {}
-    weak: dict[str, set[str]] = {}
+def _official_names() -> Iterator[tuple[str, str]]:
+    """(code, name) for each oblast's full and short names and their genitives."""
     for code, langs in _OBLAST_NAMES.items():
         for full, short in langs.values():
             for form in (full, short, *_genitives(full)):
-                strong.setdefault(_alias_key(form), set()).add(code)
-    for code, aliases in _OBLAST_STRONG_ALIASES.items():
-        for alias in aliases:
-            strong.setdefault(_alias_key(alias), set()).add(code)
-    for code, aliases in _OBLAST_WEAK_ALIASES.items():
-        for alias in aliases:
-            weak.setdefault(_alias_key(alias), set()).add(code)
-    strong.pop("", None)
-    weak.pop("", None)
-
-    def widen(table: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-        out: dict[str, frozenset[str]] = {}
-        for key, codes in table.items():
-            wide: set[str] = set()
-            for code in codes:
-                wide |= _OBLAST_NEIGHBOURS.get(code, {code})
-            out[key] = frozenset(wide)
-        return out
-
-    return widen(strong), widen(weak)
+                yield code, form
 
 
-_STRONG_ALIASES, _WEAK_ALIASES = _build_aliases()
+def _pairs(aliases: Mapping[str, tuple[str, ...]]) -> Iterator[tuple[str, str]]:
+    return ((code, alias) for code, names in aliases.items() for alias in names)
+
+
+def _alias_table(named: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Alias key -> the oblasts it names (with their neighbours), from (code, alias) pairs."""
+    table: dict[str, set[str]] = {}
+    for code, alias in named:
+        table.setdefault(_alias_key(alias), set()).update(_OBLAST_NEIGHBOURS.get(code, {code}))
+    table.pop("", None)
+    return {key: frozenset(codes) for key, codes in table.items()}
+
+
+_STRONG_ALIASES = _alias_table(itertools.chain(_official_names(), _pairs(_OBLAST_STRONG_ALIASES)))
+_WEAK_ALIASES = _alias_table(_pairs(_OBLAST_WEAK_ALIASES))
 
 
 def _oblast_of(part: str, *, allow_weak: bool) -> frozenset[str] | None:
@@ -547,27 +549,22 @@ def _oblast_of(part: str, *, allow_weak: bool) -> frozenset[str] | None:
     """
     raw_words = fold(part).split()
     words = [w for w in raw_words if w not in _OBLAST_WORDS]
-    if not words:
-        return None
-    key = " ".join(words)
-    codes = _STRONG_ALIASES.get(key)
-    if codes is not None:
-        return codes
-    if allow_weak or len(words) < len(raw_words):
-        return _WEAK_ALIASES.get(key)
-    return None
+    key = " ".join(words)  # "" names nothing: neither table has it
+    if key in _STRONG_ALIASES:
+        return _STRONG_ALIASES[key]
+    weak_ok = allow_weak or len(words) < len(raw_words)
+    return _WEAK_ALIASES.get(key) if weak_ok else None
 
 
 def _is_noise(part: str) -> bool:
     """True for a fragment naming a raion, a hromada or the country ("Бучанський р-н")."""
     words = fold(part).split()
-    if not words:
-        return True
-    if " ".join(words) in _COUNTRY_WORDS:
-        return True
-    if any(w in _RAION_WORDS for w in words):
-        return True
-    return any(a == "р" and b == "н" for a, b in itertools.pairwise(words))
+    return (
+        not words
+        or " ".join(words) in _COUNTRY_WORDS
+        or not _RAION_WORDS.isdisjoint(words)
+        or ("р", "н") in itertools.pairwise(words)
+    )
 
 
 def _strip_type_words(words: list[str]) -> list[str]:
@@ -668,17 +665,25 @@ class Place:
         labelled by name alone. ``lang`` is "uk", "ru" (official names with Russian oblast
         names) or anything else for English."""
         key = lang if lang in ("uk", "ru") else "en"
-        name = self.name(key)
         if self.category == "K":
-            return name
-        if self.hint is not None:
-            name = f"{name} ({self.hint[_LANGS.index(key)]})"
-        parts = [name, oblast_name(self.oblast, key, short=True)]
-        if self.detail >= 1 and self.hromada is not None:
-            parts.append(f"{self.hromada.name(key)} {_HROMADA_WORD[key]}")
-        if self.detail >= 2 and self.raion is not None:
-            parts.append(f"{self.raion.name(key)} {_RAION_WORD[key]}")
-        return ", ".join(parts)
+            return self.name(key)
+        oblast = oblast_name(self.oblast, key, short=True)
+        return ", ".join([self._hinted_name(key), oblast, *self._area_names(key)])
+
+    def _hinted_name(self, key: str) -> str:
+        """The name, with the hint that tells namesakes in one hromada apart if it has one."""
+        if self.hint is None:
+            return self.name(key)
+        return f"{self.name(key)} ({self.hint[_LANGS.index(key)]})"
+
+    def _area_names(self, key: str) -> list[str]:
+        """The hromada (detail 1 and up) and the raion (detail 2) as the label names them."""
+        areas = ((1, self.hromada, _HROMADA_WORD), (2, self.raion, _RAION_WORD))
+        return [
+            f"{area.name(key)} {word[key]}"
+            for level, area, word in areas
+            if area is not None and self.detail >= level
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,11 +721,20 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def _edits1(word: str, alphabet: str) -> set[str]:
     """All strings one deletion, adjacent swap, substitution or insertion away from ``word``."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = _deletions_and_swaps(splits) | _substitutions_and_insertions(splits, alphabet)
+    out.discard(word)
+    return out
+
+
+def _deletions_and_swaps(splits: list[tuple[str, str]]) -> set[str]:
     out = {a + b[1:] for a, b in splits if b}
     out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
-    out.update(a + c + b[1:] for a, b in splits if b for c in alphabet)
+    return out
+
+
+def _substitutions_and_insertions(splits: list[tuple[str, str]], alphabet: str) -> set[str]:
+    out = {a + c + b[1:] for a, b in splits if b for c in alphabet}
     out.update(a + c + b for a, b in splits for c in alphabet)
-    out.discard(word)
     return out
 
 
@@ -738,28 +752,34 @@ _NEIGHBOURS: Final = 40  # sorted-order neighbours examined for two-typo matches
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (edits and adjacent swaps), capped at ``limit + 1``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    # Each edit adds or removes at most two letters to the letters the strings don't share:
-    # a cheap bound that rejects most candidates before the quadratic part.
-    if len(set(a).symmetric_difference(b)) > 2 * limit:
+    if _surely_apart(a, b, limit):
         return limit + 1
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        best = i
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                value = min(value, previous2[j - 2] + 1)
-            current.append(value)
-            best = min(best, value)
-        if best > limit:
+    for i in range(1, len(a) + 1):
+        current = _osa_row(a, b, i, previous, previous2)
+        if min(current) > limit:
             return limit + 1
         previous2, previous = previous, current
     return previous[-1]
+
+
+def _surely_apart(a: str, b: str, limit: int) -> bool:
+    """Cheap bounds that reject most candidates before the quadratic part: the lengths, and
+    the letters the strings don't share (each edit adds or removes at most two of those)."""
+    return abs(len(a) - len(b)) > limit or len(set(a).symmetric_difference(b)) > 2 * limit
+
+
+def _osa_row(a: str, b: str, i: int, previous: list[int], previous2: list[int]) -> list[int]:
+    """Row ``i`` of the distance table of ``a`` against ``b``, from the two rows before it."""
+    ca = a[i - 1]
+    current = [i]
+    for j, cb in enumerate(b, 1):
+        value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+            value = min(value, previous2[j - 2] + 1)
+        current.append(value)
+    return current
 
 
 # Alphabets of folded keys, for generating one-typo variants of a query.
@@ -797,27 +817,39 @@ def build_index(
     """
     if len(display) != len(aliases):
         raise ValueError("places and search_names differ in length")
+    entries = _postings_by_key(*_flat_names(display, aliases))
+    keys = sorted(entries)
+    return keys, [entries[k][0] if len(entries[k]) == 1 else entries[k] for k in keys]
+
+
+def _flat_names(
+    display: Sequence[Sequence[str]], aliases: Sequence[Iterable[str]]
+) -> tuple[list[str], list[int]]:
+    """All names in one list, and the posting of each (``i << 1``, ``| 1`` for an alias)."""
     flat: list[str] = []
     owners: list[int] = []
     for idx, (names, extra) in enumerate(zip(display, aliases, strict=True)):
-        own = list(names)
-        flat.extend(own)
-        owners.extend([idx << 1] * len(own))
-        more = list(extra)
-        flat.extend(more)
-        owners.extend([idx << 1 | 1] * len(more))
+        own, more = list(names), list(extra)
+        flat += own + more
+        owners += [idx << 1] * len(own) + [idx << 1 | 1] * len(more)
+    return flat, owners
+
+
+def _postings_by_key(flat: list[str], owners: list[int]) -> dict[str, list[int]]:
+    """Folded key -> postings, one per place: a name that is also an alias stays a name."""
     entries: dict[str, list[int]] = {}
     folded = _fold_many(_normalise_many(flat)) if flat else []
     for key, code in zip(folded, owners, strict=True):
-        if not key:
-            continue
-        bucket = entries.setdefault(key, [])
-        if bucket and bucket[-1] >> 1 == code >> 1:
-            bucket[-1] = min(bucket[-1], code)  # a name that is also an alias stays a name
-        else:
-            bucket.append(code)
-    keys = sorted(entries)
-    return keys, [entries[k][0] if len(entries[k]) == 1 else entries[k] for k in keys]
+        if key:
+            _add_posting(entries.setdefault(key, []), code)
+    return entries
+
+
+def _add_posting(bucket: list[int], code: int) -> None:
+    if bucket and bucket[-1] >> 1 == code >> 1:
+        bucket[-1] = min(bucket[-1], code)
+    else:
+        bucket.append(code)
 
 
 def _posting_text(posting: int | list[int]) -> str:
@@ -884,37 +916,12 @@ class Gazetteer:
         """
         places = list(places)
         keys, postings = build_index([(p.name_uk, p.name_en) for p in places], search_names)
-        areas: dict[str, tuple[Area, Area | None]] = {}
-        for p in places:
-            if p.hromada is not None:
-                areas.setdefault(p.hromada.code, (p.hromada, p.raion))
-        hromadas = list(areas)
-        columns = _Columns(
-            id=[p.id for p in places],
-            num=[-1] * len(places),
-            codes={i: p.katottg for i, p in enumerate(places)},
-            category="".join(p.category[:1] or "C" for p in places),
-            name_uk=[p.name_uk for p in places],
-            name_en=[p.name_en for p in places],
-            oblast="".join(f"{p.oblast:>2}"[:2] for p in places),
-            hromada=[hromadas.index(p.hromada.code) if p.hromada else -1 for p in places],
-            lat=[p.lat for p in places],
-            lon=[p.lon for p in places],
-            approx="".join("1" if p.approximate else "0" for p in places),
-            population=[p.population for p in places],
-            geonameid=[p.geonames_id or 0 for p in places],
-            label="".join(str(min(9, max(0, p.detail))) for p in places),
-            hints={i: p.hint for i, p in enumerate(places) if p.hint is not None},
-        )
-        rows = sorted((lat, lon, idx) for idx, lat, lon in sections)
+        areas = _areas_of(places)
         self._setup(
-            columns,
-            [areas[c] for c in hromadas],
-            _Sections([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], []),
-            sorted(
-                (i for i, p in enumerate(places) if not p.approximate),
-                key=lambda i: places[i].lat,
-            ),
+            _columns_of(places, list(areas)),
+            list(areas.values()),
+            _sections_of(sections),
+            _located(places),
             keys,
             [_posting_text(p) for p in postings],
             None,
@@ -933,16 +940,10 @@ class Gazetteer:
         reversed_order: list[int] | None,
         meta: Mapping[str, Any],
     ) -> None:
-        n = len(columns.id)
-        for name in ("num", "name_uk", "name_en", "hromada", "lat", "lon", "population"):
-            if len(getattr(columns, name)) != n:
-                raise GazetteerError(f"gazetteer column {name!r} has the wrong length")
-        if not (len(columns.category) == len(columns.approx) == len(columns.label) == n):
-            raise GazetteerError("gazetteer columns differ in length")
-        if len(columns.oblast) != 2 * n or len(columns.geonameid) != n:
-            raise GazetteerError("gazetteer columns differ in length")
+        _check_columns(columns)
         if len(keys) != len(postings):
             raise GazetteerError("gazetteer index: keys and postings differ in length")
+        n = len(columns.id)
         self._columns = columns
         self._hromadas = hromadas
         self._sections = sections
@@ -953,13 +954,10 @@ class Gazetteer:
         self._by_id: dict[int, int] = dict(zip(columns.id, range(n), strict=True))
         if len(self._by_id) != n:
             raise GazetteerError("gazetteer: duplicate place ids")
-        self._legacy: dict[int, int] | None = None
         self._keys = keys
         self._postings: dict[str, str] = dict(zip(keys, postings, strict=True))
         self._reversed = reversed_order
         self._display_norm: dict[int, tuple[str, str]] = {}
-        self._areas: dict[str, frozenset[int]] | None = None
-        self._large: list[tuple[str, int]] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -984,42 +982,13 @@ class Gazetteer:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Gazetteer:
         """Build from the decoded JSON document written by ``scripts/build_gazetteer.py``."""
-        if not isinstance(document, Mapping) or document.get("format") != DATA_FORMAT:
-            found = document.get("format") if isinstance(document, Mapping) else None
-            raise GazetteerError(f"unsupported gazetteer format: {found!r}")
+        _check_format(document)
+        gazetteer = cls.__new__(cls)
         try:
-            data = document["places"]
-            index = document["index"]
-            raions = [Area(str(r[0]), str(r[1]), str(r[2])) for r in document["raions"]]
-            hromadas = [
-                (Area(str(h[0]), str(h[1]), str(h[2])), raions[int(h[3])])
-                for h in document["hromadas"]
-            ]
-            hints: dict[int, tuple[str, str, str]] = {}
-            for key, (uk, ru, en) in data["hints"].items():
-                hints[int(key)] = (str(uk), str(ru), str(en))
-            columns = _Columns(
-                id=data["id"],
-                num=data["num"],
-                codes={int(k): str(v) for k, v in data["codes"].items()},
-                category=data["category"],
-                name_uk=data["name_uk"].split("\n"),
-                name_en=data["name_en"].split("\n"),
-                oblast=data["oblast"],
-                hromada=data["hromada"],
-                lat=data["lat"],
-                lon=data["lon"],
-                approx=data["approx"],
-                population=data["population"],
-                geonameid=data["geonameid"],
-                label=data["label"],
-                hints=hints,
-            )
-            sections = document["sections"]
-            gazetteer = cls.__new__(cls)
+            index, sections = document["index"], document["sections"]
             gazetteer._setup(
-                columns,
-                hromadas,
+                _read_columns(document["places"]),
+                _read_areas(document),
                 _Sections(
                     sections["lat"], sections["lon"], sections["place"], sections["geonameid"]
                 ),
@@ -1039,31 +1008,30 @@ class Gazetteer:
         """The place at ``idx``, created on first use (so start-up stays fast)."""
         place = self._cache[idx]
         if place is None:
-            c = self._columns
-            h = c.hromada[idx]
-            hromada, raion = self._hromadas[h] if h >= 0 else (None, None)
-            code = c.codes.get(idx)
-            if code is None and hromada is not None:
-                code = f"{hromada.code[:9]}{c.num[idx]:05d}{c.id[idx]:05d}"
-            place = Place(
-                id=c.id[idx],
-                katottg=code or "",
-                category=c.category[idx],
-                name_uk=c.name_uk[idx],
-                name_en=c.name_en[idx],
-                oblast=c.oblast[2 * idx : 2 * idx + 2],
-                raion=raion,
-                hromada=hromada,
-                lat=c.lat[idx],
-                lon=c.lon[idx],
-                approximate=c.approx[idx] != "0",
-                population=c.population[idx],
-                geonames_id=c.geonameid[idx] or None,
-                detail=int(c.label[idx]),
-                hint=c.hints.get(idx),
-            )
-            self._cache[idx] = place
+            place = self._cache[idx] = self._make_place(idx)
         return place
+
+    def _make_place(self, idx: int) -> Place:
+        c = self._columns
+        h = c.hromada[idx]
+        hromada, raion = self._hromadas[h] if h >= 0 else (None, None)
+        return Place(
+            id=c.id[idx],
+            katottg=_katottg(c, idx, hromada),
+            category=c.category[idx],
+            name_uk=c.name_uk[idx],
+            name_en=c.name_en[idx],
+            oblast=c.oblast[2 * idx : 2 * idx + 2],
+            raion=raion,
+            hromada=hromada,
+            lat=c.lat[idx],
+            lon=c.lon[idx],
+            approximate=c.approx[idx] != "0",
+            population=c.population[idx],
+            geonames_id=c.geonameid[idx] or None,
+            detail=int(c.label[idx]),
+            hint=c.hints.get(idx),
+        )
 
     def __len__(self) -> int:
         """Number of settlements."""
@@ -1082,20 +1050,18 @@ class Gazetteer:
         """
         idx = self._by_id.get(place_id)
         if idx is None:
-            legacy = self._legacy
-            if legacy is None:
-                legacy = {g: i for i, g in enumerate(self._columns.geonameid) if g}
-                sections = self._sections
-                for g, i in zip(sections.geonameid, sections.place, strict=False):
-                    legacy.setdefault(g, i)
-                self._legacy = legacy
-            idx = legacy.get(place_id)
+            idx = self._legacy_ids.get(place_id)
         return None if idx is None else self._place(idx)
+
+    @cached_property
+    def _legacy_ids(self) -> dict[int, int]:
+        """GeoNames id -> place index (computed on first use)."""
+        return _legacy_index(self._columns, self._sections)
 
     def by_code(self, katottg: str) -> Place | None:
         """The place with this KATOTTG code ("UA14020010010012345"), or None."""
         code = katottg.strip().upper()
-        if len(code) != 19 or not code.startswith("UA") or not code[2:].isdigit():
+        if not _KATOTTG_CODE.fullmatch(code):
             return None
         idx = self._by_id.get(int(code[-5:]))
         if idx is None:
@@ -1123,93 +1089,73 @@ class Gazetteer:
         population, then cities before villages. Empty, one-letter or unmatched queries
         give ``[]``.
         """
-        if limit <= 0:
-            return []
-        parts = [p for p in (normalise(s) for s in re.split(r"[,;/\n]+", query)) if p]
+        parts = _query_parts(query) if limit > 0 else []
         if not parts:
             return []
+        return [self._place(idx) for _, idx in self._best_hits(parts, limit)[:limit]]
+
+    def _best_hits(self, parts: list[str], limit: int) -> list[tuple[_Rank, int]]:
+        """The hits of the reading of the query whose best hit ranks highest (the first such
+        reading); a reading with a name as typed or up to spelling ends the search."""
         best: list[tuple[_Rank, int]] = []
         for place_words, codes, areas in self._interpret(parts):
-            name = " ".join(place_words)
-            hits = self._lookup(name, codes, areas, limit) if areas is not None else []
-            if not hits:
-                hits = self._lookup(name, codes, None, limit)
-            if hits and (not best or hits[0][0][0] < best[0][0][0]):
+            hits = self._hits(" ".join(place_words), codes, areas, limit)
+            if _group(hits) < _group(best):
                 best = hits
-                if best[0][0][0] <= _FOLDED:
+                if _group(best) <= _FOLDED:
                     break
-        return [self._place(idx) for _, idx in best[:limit]]
+        return best
 
-    def _interpret(
-        self, parts: list[str]
-    ) -> list[tuple[list[str], frozenset[str] | None, frozenset[int] | None]]:
+    def _hits(
+        self,
+        name: str,
+        codes: frozenset[str] | None,
+        areas: frozenset[int] | None,
+        limit: int,
+    ) -> list[tuple[_Rank, int]]:
+        """Hits in the hromadas named, if any; else (or if there are none there) anywhere."""
+        hits = self._lookup(name, codes, areas, limit) if areas is not None else []
+        return hits or self._lookup(name, codes, None, limit)
+
+    def _interpret(self, parts: list[str]) -> list[_Reading]:
         """Possible (place words, oblast codes, hromada indices) readings of a normalised,
         comma-split query."""
         if len(parts) > 1:
-            place: list[str] | None = None
-            codes: frozenset[str] | None = None
-            areas: frozenset[int] | None = None
-            for i, part in enumerate(parts):
-                named = _oblast_of(part, allow_weak=place is not None or i > 0)
-                if named is not None and (place is not None or i < len(parts) - 1):
-                    codes = codes or named
-                elif _is_noise(part):
-                    areas = areas or self._area_of(part)
-                elif place is None:
-                    place = _strip_type_words(part.split())
-            if place is None:
-                return []
-            return [(place, codes, areas)]
+            return self._comma_reading(parts)
+        return _word_readings(parts[0].split())
 
-        words = parts[0].split()
-        readings: list[tuple[list[str], frozenset[str] | None, frozenset[int] | None]] = [
-            (_strip_type_words(words), None, None)
-        ]
-        for k in range(len(words) - 1, 0, -1):
-            tail = _oblast_of(" ".join(words[k:]), allow_weak=True)
-            if tail is not None:
-                readings.append((_strip_type_words(words[:k]), tail, None))
-            head = _oblast_of(" ".join(words[:k]), allow_weak=False)
-            if head is not None:
-                readings.append((_strip_type_words(words[k:]), head, None))
-        return readings
+    def _comma_reading(self, parts: list[str]) -> list[_Reading]:
+        """The reading of a query in several parts: the first part that names no oblast and
+        no area is the place; the first oblast and the first area named narrow it."""
+        place: list[str] | None = None
+        codes: frozenset[str] | None = None
+        areas: frozenset[int] | None = None
+        for i, part in enumerate(parts):
+            named = _oblast_part(part, i, len(parts), have_place=place is not None)
+            if named is not None:
+                codes = codes or named
+            elif _is_noise(part):
+                areas = areas or self._area_of(part)
+            elif place is None:
+                place = _strip_type_words(part.split())
+        return [] if place is None else [(place, codes, areas)]
 
     def _area_of(self, part: str) -> frozenset[int] | None:
         """Hromadas named by a fragment such as "Бахмутський р-н" or "Іванівська громада"."""
-        words = fold(part).split()
-        words = [w for w in words if w not in _RAION_WORDS]
-        if len(words) >= 2 and words[-2:] == ["р", "н"]:
-            words = words[:-2]
-        if not words:
-            return None
-        areas = self._areas
-        if areas is None:
-            names: list[str] = []
-            owners: list[int] = []
-            for idx, (hromada, raion) in enumerate(self._hromadas):
-                for area in (hromada, raion):
-                    if area is not None:
-                        names.extend((area.name_uk, area.name_en))
-                        owners.extend((idx, idx))
-            table: dict[str, set[int]] = {}
-            for key, idx in zip(_fold_many(_normalise_many(names)), owners, strict=True):
-                table.setdefault(key, set()).add(idx)
-            areas = self._areas = {k: frozenset(v) for k, v in table.items() if k}
-        return areas.get(" ".join(words))
+        key = _area_key(part)
+        return self._area_index.get(key) if key else None
+
+    @cached_property
+    def _area_index(self) -> dict[str, frozenset[int]]:
+        """Folded name of a hromada or raion -> the hromadas it names (computed on first use)."""
+        return _index_areas(self._hromadas)
 
     def _display_keys(self, idx: int) -> tuple[str, str]:
         """:func:`normalise`-d display names of a place (computed on first use)."""
         keys = self._display_norm.get(idx)
         if keys is None:
             c = self._columns
-            names = (c.name_uk[idx], c.name_en[idx])
-            if all(_PLAIN_NAME.fullmatch(n) for n in names):
-                # What normalise() gives for names of letters, spaces, hyphens and
-                # apostrophes (all of the codifier's), several times faster.
-                uk, en = (n.lower().replace("’", "").replace("-", " ") for n in names)
-            else:
-                uk, en = _normalise_many(list(names))
-            keys = self._display_norm[idx] = (uk, en)
+            keys = self._display_norm[idx] = _display_forms(c.name_uk[idx], c.name_en[idx])
         return keys
 
     def _lookup(
@@ -1223,38 +1169,18 @@ class Gazetteer:
         letters = len(query.replace(" ", ""))
         if letters < 2:
             return []
-        oblast, hromada = self._columns.oblast, self._columns.hromada
-        ranks: dict[int, _Rank] = {}
-
-        def add(codes_: Iterable[int], group: int, typos: int = 0) -> None:
-            for code in codes_:
-                idx = code >> 1
-                if codes is not None and oblast[2 * idx : 2 * idx + 2] not in codes:
-                    continue
-                if areas is not None and hromada[idx] not in areas:
-                    continue
-                alias = code & 1
-                if group == _FOLDED and not alias and query in self._display_keys(idx):
-                    rank = (_EXACT, 0, 0)
-                else:
-                    rank = (group, typos, alias)
-                old = ranks.get(idx)
-                if old is None or rank < old:
-                    ranks[idx] = rank
-
+        ranking = _Ranking(self, query, codes, areas)
         fquery = fold(query)
-        postings = self._postings
-        exact = postings.get(fquery)
-        if exact is not None:
-            add(_decode(exact), _FOLDED)
+        ranking.add_folded(self._postings_of(fquery))
         if letters >= 3:
-            add(self._prefixed(query, fquery), _PREFIX)
-        if not any(rank[0] <= _FOLDED for rank in ranks.values()):
+            ranking.add(self._prefixed(query, fquery), _PREFIX)
+        if not ranking.found_folded():
             for key, typos in self._fuzzy_keys(fquery):
-                add(_decode(postings[key]), _FUZZY, typos)
+                ranking.add(self._postings_of(key), _FUZZY, typos)
         population, category = self._columns.population, self._columns.category
+        # By rank, then the larger population, then cities before villages, then code order.
         return sorted(
-            ((rank, idx) for idx, rank in ranks.items()),
+            ((rank, idx) for idx, rank in ranking.best.items()),
             key=lambda hit: (
                 hit[0],
                 -population[hit[1]],
@@ -1263,34 +1189,40 @@ class Gazetteer:
             ),
         )[:limit]
 
+    def _postings_of(self, key: str) -> list[int]:
+        posting = self._postings.get(key)
+        return [] if posting is None else _decode(posting)
+
     def _prefixed(self, query: str, fquery: str) -> list[int]:
         """Postings of the keys that start with (and are longer than) the folded query."""
+        start, end = self._longer_keys(fquery)
+        if end - start > _MAX_PREFIX_KEYS or len(fquery) < 4:
+            # Too vague to scan, or too short to trust the folding ("Київ" folds to "кив":
+            # not "Ківшарівка"): the larger places whose display name starts with the query
+            # as typed.
+            return self._large_places(query)
+        postings = self._postings
+        return [code for key in self._keys[start:end] for code in _decode(postings[key])]
+
+    def _longer_keys(self, fquery: str) -> tuple[int, int]:
+        """The range of the sorted keys that start with, and are longer than, ``fquery``."""
         keys = self._keys
         start = bisect.bisect_left(keys, fquery)
         end = bisect.bisect_left(keys, fquery + "\U0010ffff", start)
-        if keys[start : start + 1] == [fquery]:
-            start += 1
-        short = len(fquery) < 4  # "Київ" folds to "кив": not "Ківшарівка"
-        if end - start > _MAX_PREFIX_KEYS or short:
-            # Too vague to scan, or too short to trust the folding: the larger places whose
-            # display name starts with the query as typed.
-            return [idx << 1 for key, idx in self._large_places(query) if key != query]
-        out: list[int] = []
-        postings = self._postings
-        for key in itertools.islice(keys, start, end):
-            out.extend(_decode(postings[key]))
-        return out
+        return start + (keys[start : start + 1] == [fquery]), end
 
-    def _large_places(self, query: str) -> list[tuple[str, int]]:
-        large = self._large
-        if large is None:
-            c = self._columns
-            chosen = [i for i, p in enumerate(c.population) if p >= _LARGE_PLACE]
-            names = _normalise_many([c.name_uk[i] for i in chosen] + [c.name_en[i] for i in chosen])
-            large = self._large = sorted(zip(names, chosen + chosen, strict=True))
+    def _large_places(self, query: str) -> list[int]:
+        """Postings of the larger places whose display name starts with (and is longer than)
+        the normalised ``query``."""
+        large = self._large_names
         start = bisect.bisect_left(large, (query,))
         end = bisect.bisect_left(large, (query + "\U0010ffff",), start)
-        return large[start:end]
+        return [idx << 1 for key, idx in large[start:end] if key != query]
+
+    @cached_property
+    def _large_names(self) -> list[tuple[str, int]]:
+        """(normalised display name, index) of the larger places, sorted (on first use)."""
+        return _index_large(self._columns)
 
     def _fuzzy_keys(self, fquery: str) -> list[tuple[str, int]]:
         """Folded keys within the typo budget of ``fquery``, with their distance.
@@ -1302,16 +1234,21 @@ class Gazetteer:
         limit = _max_typos(len(fquery))
         if limit == 0:
             return []
-        postings = self._postings
         alphabet = _CYRILLIC_ALPHABET if _CYRILLIC_LETTER.search(fquery) else _LATIN_ALPHABET
-        found = {key: 1 for key in _edits1(fquery, alphabet) if key in postings}
+        found = {key: 1 for key in _edits1(fquery, alphabet) if key in self._postings}
         if limit >= 2:
-            for key in self._neighbour_keys(fquery):
-                if key not in found:
-                    distance = _edit_distance(fquery, key, limit)
-                    if distance <= limit:
-                        found[key] = distance
+            found.update(self._two_typo_keys(fquery, found, limit))
         return sorted(found.items())
+
+    def _two_typo_keys(self, fquery: str, found: Mapping[str, int], limit: int) -> dict[str, int]:
+        """Neighbouring keys (not in ``found``) within ``limit`` typos of ``fquery``."""
+        near: dict[str, int] = {}
+        for key in self._neighbour_keys(fquery):
+            if key not in found:
+                distance = _edit_distance(fquery, key, limit)
+                if distance <= limit:
+                    near[key] = distance
+        return near
 
     def _neighbour_keys(self, fquery: str) -> list[str]:
         keys = self._keys
@@ -1334,38 +1271,353 @@ class Gazetteer:
         with an approximate point are left out. Returns None when nothing lies within
         ``max_km`` (a point abroad or at sea) or the coordinates are not valid numbers.
         """
-        if not (math.isfinite(lat) and math.isfinite(lon) and math.isfinite(max_km)):
+        if not _valid_point(lat, lon, max_km):
             return None
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or max_km < 0:
+        box = _Box.around(lat, lon, max_km)
+        # Ties go to the place first in codifier order.
+        km, idx = min(
+            itertools.chain(self._near_places(box), self._near_sections(box)),
+            default=(math.inf, -1),
+        )
+        if idx < 0 or km > max_km:
             return None
-        dlat = max_km / _KM_PER_DEGREE
+        return NearestPlace(self._place(idx), km)
+
+    def _near_places(self, box: _Box) -> list[tuple[float, int]]:
+        """(distance, index) of the located settlements in the box."""
+        plat, plon = self._columns.lat, self._columns.lon
+        located = self._located
+        lo = bisect.bisect_left(located, box.south, key=plat.__getitem__)
+        hi = bisect.bisect_right(located, box.north, lo, key=plat.__getitem__)
+        lat, lon, dlon = box.lat, box.lon, box.dlon
+        return [
+            (haversine_km(lat, lon, plat[idx], plon[idx]), idx)
+            for idx in located[lo:hi]
+            if abs(plon[idx] - lon) <= dlon
+        ]
+
+    def _near_sections(self, box: _Box) -> list[tuple[float, int]]:
+        """(distance, index of its place) of the city sections in the box."""
+        slat, slon, place = self._sections.lat, self._sections.lon, self._sections.place
+        lo = bisect.bisect_left(slat, box.south)
+        hi = bisect.bisect_right(slat, box.north, lo)
+        lat, lon, dlon = box.lat, box.lon, box.dlon
+        return [
+            (haversine_km(lat, lon, slat[k], slon[k]), place[k])
+            for k in range(lo, hi)
+            if abs(slon[k] - lon) <= dlon
+        ]
+
+
+def _group(hits: list[tuple[_Rank, int]]) -> int:
+    """The match group of the best hit; none at all is worse than any."""
+    return hits[0][0][0] if hits else _UNRANKED[0]
+
+
+# A reading of a query: the place's words, and the oblasts and hromadas it must lie in.
+_Reading = tuple[list[str], frozenset[str] | None, frozenset[int] | None]
+# Worse than any rank: what a place not found yet has.
+_UNRANKED: Final[_Rank] = (9, 9, 9)
+
+
+class _Ranking:
+    """The best rank of each place found for one query, within the oblasts and hromadas
+    asked for."""
+
+    def __init__(
+        self,
+        gazetteer: Gazetteer,
+        query: str,
+        codes: frozenset[str] | None,
+        areas: frozenset[int] | None,
+    ) -> None:
+        self.best: dict[int, _Rank] = {}
+        self._gazetteer = gazetteer
+        self._query = query
+        self._codes = codes
+        self._areas = areas
+
+    def add(self, postings: list[int], group: int, typos: int = 0) -> None:
+        """Rank the places of ``postings`` found in ``group`` with ``typos``."""
+        self._keep([((group, typos, code & 1), code >> 1) for code in self._admitted(postings)])
+
+    def add_folded(self, postings: list[int]) -> None:
+        """Rank the places of the postings of the folded query itself."""
+        self._keep([(self._folded_rank(code), code >> 1) for code in self._admitted(postings)])
+
+    def _keep(self, found: list[tuple[_Rank, int]]) -> None:
+        best = self.best
+        for rank, idx in found:
+            if rank < best.get(idx, _UNRANKED):
+                best[idx] = rank
+
+    def found_folded(self) -> bool:
+        """Whether a name matched as typed or up to spelling (or an alias did)."""
+        return any(rank[0] <= _FOLDED for rank in self.best.values())
+
+    def _admitted(self, postings: list[int]) -> list[int]:
+        if self._codes is None and self._areas is None:
+            return postings
+        return [code for code in postings if self._admits(code >> 1)]
+
+    def _admits(self, idx: int) -> bool:
+        columns = self._gazetteer._columns
+        codes, areas = self._codes, self._areas
+        in_oblast = codes is None or columns.oblast[2 * idx : 2 * idx + 2] in codes
+        return in_oblast and (areas is None or columns.hromada[idx] in areas)
+
+    def _folded_rank(self, code: int) -> _Rank:
+        """A display name found by its folded form is exact if it is the query as typed."""
+        alias = code & 1
+        if not alias and self._is_display_name(code >> 1):
+            return (_EXACT, 0, 0)
+        return (_FOLDED, 0, alias)
+
+    def _is_display_name(self, idx: int) -> bool:
+        return self._query in self._gazetteer._display_keys(idx)
+
+
+@dataclass(frozen=True, slots=True)
+class _Box:
+    """The latitudes and longitudes within some distance of a point (a little more)."""
+
+    lat: float
+    lon: float
+    south: float
+    north: float
+    dlon: float
+
+    @classmethod
+    def around(cls, lat: float, lon: float, km: float) -> _Box:
+        dlat = km / _KM_PER_DEGREE
         widest = min(89.0, abs(lat) + dlat)
         dlon = min(360.0, dlat / max(math.cos(math.radians(widest)), 1e-6))
-        c, sections = self._columns, self._sections
-        plat, plon = c.lat, c.lon
-        best_idx = -1
-        best_km = math.inf
-        # Located settlements, by latitude band, then longitude.
-        located = self._located
-        lo = bisect.bisect_left(located, lat - dlat, key=plat.__getitem__)
-        hi = bisect.bisect_right(located, lat + dlat, lo, key=plat.__getitem__)
-        for idx in itertools.islice(located, lo, hi):
-            if abs(plon[idx] - lon) <= dlon:
-                km = haversine_km(lat, lon, plat[idx], plon[idx])
-                if km < best_km or (km == best_km and idx < best_idx):
-                    best_idx, best_km = idx, km
-        # Sections of cities, likewise.
-        lo = bisect.bisect_left(sections.lat, lat - dlat)
-        hi = bisect.bisect_right(sections.lat, lat + dlat, lo)
-        for k in range(lo, hi):
-            if abs(sections.lon[k] - lon) <= dlon:
-                km = haversine_km(lat, lon, sections.lat[k], sections.lon[k])
-                idx = sections.place[k]
-                if km < best_km or (km == best_km and idx < best_idx):
-                    best_idx, best_km = idx, km
-        if best_idx < 0 or best_km > max_km:
-            return None
-        return NearestPlace(self._place(best_idx), best_km)
+        return cls(lat, lon, lat - dlat, lat + dlat, dlon)
+
+
+def _valid_point(lat: float, lon: float, max_km: float) -> bool:
+    """Finite coordinates on the globe and a distance that is not negative."""
+    finite = all(map(math.isfinite, (lat, lon, max_km)))
+    return finite and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0 and max_km >= 0
+
+
+def _query_parts(query: str) -> list[str]:
+    """The normalised, non-empty comma- (or semicolon-, slash-, line-) separated parts."""
+    parts = (normalise(s) for s in re.split(r"[,;/\n]+", query))
+    return [p for p in parts if p]
+
+
+def _oblast_part(part: str, i: int, count: int, *, have_place: bool) -> frozenset[str] | None:
+    """The oblasts part ``i`` of ``count`` names, if it is read as an oblast: any part but
+    the last, or the last once the place is known; a city's name only after the first."""
+    if not have_place and i == count - 1:
+        return None
+    return _oblast_of(part, allow_weak=have_place or i > 0)
+
+
+def _word_readings(words: list[str]) -> list[_Reading]:
+    """Readings of a query without commas: all of it the place, or an oblast named by its
+    last or first words and the place by the rest."""
+    readings: list[_Reading] = [(_strip_type_words(words), None, None)]
+    for k in range(len(words) - 1, 0, -1):
+        tail = _oblast_of(" ".join(words[k:]), allow_weak=True)
+        if tail is not None:
+            readings.append((_strip_type_words(words[:k]), tail, None))
+        head = _oblast_of(" ".join(words[:k]), allow_weak=False)
+        if head is not None:
+            readings.append((_strip_type_words(words[k:]), head, None))
+    return readings
+
+
+def _area_key(part: str) -> str:
+    """The folded words of a hromada's or raion's name in a fragment ("Бахмутський р-н")."""
+    words = [w for w in fold(part).split() if w not in _RAION_WORDS]
+    if words[-2:] == ["р", "н"]:
+        words = words[:-2]
+    return " ".join(words)
+
+
+def _area_names(hromadas: Sequence[tuple[Area, Area | None]]) -> Iterator[tuple[str, int]]:
+    """(name, hromada index) for the names of each hromada and of its raion."""
+    for idx, areas in enumerate(hromadas):
+        for area in filter(None, areas):
+            yield area.name_uk, idx
+            yield area.name_en, idx
+
+
+def _index_areas(hromadas: Sequence[tuple[Area, Area | None]]) -> dict[str, frozenset[int]]:
+    named = list(_area_names(hromadas))
+    table: dict[str, set[int]] = {}
+    keys = _fold_many(_normalise_many([name for name, _ in named]))
+    for key, (_, idx) in zip(keys, named, strict=True):
+        table.setdefault(key, set()).add(idx)
+    return {k: frozenset(v) for k, v in table.items() if k}
+
+
+def _display_forms(uk: str, en: str) -> tuple[str, str]:
+    """:func:`normalise` of two display names."""
+    if _PLAIN_NAME.fullmatch(uk) and _PLAIN_NAME.fullmatch(en):
+        # What normalise() gives for names of letters, spaces, hyphens and apostrophes (all
+        # of the codifier's), several times faster.
+        return _plain_form(uk), _plain_form(en)
+    forms = _normalise_many([uk, en])
+    return forms[0], forms[1]
+
+
+def _plain_form(name: str) -> str:
+    return name.lower().replace("’", "").replace("-", " ")
+
+
+def _index_large(columns: _Columns) -> list[tuple[str, int]]:
+    """(normalised display name, index) of the places of ``_LARGE_PLACE`` people or more."""
+    chosen = [i for i, p in enumerate(columns.population) if p >= _LARGE_PLACE]
+    names = [columns.name_uk[i] for i in chosen] + [columns.name_en[i] for i in chosen]
+    return sorted(zip(_normalise_many(names), chosen + chosen, strict=True))
+
+
+def _katottg(columns: _Columns, idx: int, hromada: Area | None) -> str:
+    """A place's code: stored whole, or made of its hromada's, its number and its id."""
+    code = columns.codes.get(idx)
+    if code is None and hromada is not None:
+        code = f"{hromada.code[:9]}{columns.num[idx]:05d}{columns.id[idx]:05d}"
+    return code or ""
+
+
+def _legacy_index(columns: _Columns, sections: _Sections) -> dict[int, int]:
+    """GeoNames id -> place index, of the places and then of the sections of cities."""
+    legacy = {g: i for i, g in enumerate(columns.geonameid) if g}
+    for g, i in zip(sections.geonameid, sections.place, strict=False):
+        legacy.setdefault(g, i)
+    return legacy
+
+
+_KATOTTG_CODE: Final = re.compile(r"UA[0-9]{17}")
+
+# Columns of one value per place, checked by name.
+_PER_PLACE: Final = ("num", "name_uk", "name_en", "hromada", "lat", "lon", "population")
+
+
+def _check_columns(columns: _Columns) -> None:
+    n = len(columns.id)
+    for name in _PER_PLACE:
+        if len(getattr(columns, name)) != n:
+            raise GazetteerError(f"gazetteer column {name!r} has the wrong length")
+    c = columns
+    lengths = (len(c.category), len(c.approx), len(c.label), len(c.oblast), len(c.geonameid))
+    if lengths != (n, n, n, 2 * n, n):
+        raise GazetteerError("gazetteer columns differ in length")
+
+
+def _check_format(document: Mapping[str, Any]) -> None:
+    found = document.get("format") if isinstance(document, Mapping) else None
+    if found != DATA_FORMAT:
+        raise GazetteerError(f"unsupported gazetteer format: {found!r}")
+
+
+def _read_areas(document: Mapping[str, Any]) -> list[tuple[Area, Area | None]]:
+    """The hromadas of the data file, each with its raion."""
+    raions = [Area(str(r[0]), str(r[1]), str(r[2])) for r in document["raions"]]
+    return [
+        (Area(str(h[0]), str(h[1]), str(h[2])), raions[int(h[3])]) for h in document["hromadas"]
+    ]
+
+
+def _read_columns(data: Mapping[str, Any]) -> _Columns:
+    """The places' columns as the data file stores them."""
+    return _Columns(
+        id=data["id"],
+        num=data["num"],
+        codes={int(k): str(v) for k, v in data["codes"].items()},
+        category=data["category"],
+        name_uk=data["name_uk"].split("\n"),
+        name_en=data["name_en"].split("\n"),
+        oblast=data["oblast"],
+        hromada=data["hromada"],
+        lat=data["lat"],
+        lon=data["lon"],
+        approx=data["approx"],
+        population=data["population"],
+        geonameid=data["geonameid"],
+        label=data["label"],
+        hints={
+            int(key): (str(uk), str(ru), str(en)) for key, (uk, ru, en) in data["hints"].items()
+        },
+    )
+
+
+def _areas_of(places: Sequence[Place]) -> dict[str, tuple[Area, Area | None]]:
+    """Hromada code -> (hromada, raion), in the order the places first name them."""
+    areas: dict[str, tuple[Area, Area | None]] = {}
+    for p in places:
+        if p.hromada is not None:
+            areas.setdefault(p.hromada.code, (p.hromada, p.raion))
+    return areas
+
+
+def _place_row(p: Place, hromadas: Mapping[str, int]) -> tuple[Any, ...]:
+    """One place as the data file's columns hold it, in the order of ``_ROW``; ``hromadas``
+    gives each hromada's position."""
+    hromada = hromadas[p.hromada.code] if p.hromada else -1
+    return (
+        p.id,
+        p.category[:1] or "C",
+        p.name_uk,
+        p.name_en,
+        f"{p.oblast:>2}"[:2],
+        hromada,
+        p.lat,
+        p.lon,
+        "1" if p.approximate else "0",
+        p.population,
+        p.geonames_id or 0,
+        str(min(9, max(0, p.detail))),
+    )
+
+
+_ROW: Final = (
+    "id",
+    "category",
+    "name_uk",
+    "name_en",
+    "oblast",
+    "hromada",
+    "lat",
+    "lon",
+    "approx",
+    "population",
+    "geonameid",
+    "label",
+)
+# Columns the data file stores as one string of a character or two per place.
+_TEXT_COLUMNS: Final = frozenset({"category", "oblast", "approx", "label"})
+
+
+def _columns_of(places: Sequence[Place], hromadas: list[str]) -> _Columns:
+    """The data file's columns of ``places``; ``hromadas`` are the hromada codes in order."""
+    position = {code: i for i, code in enumerate(hromadas)}
+    rows = [_place_row(p, position) for p in places]
+    columns: dict[str, Any] = {name: [row[k] for row in rows] for k, name in enumerate(_ROW)}
+    for name in _TEXT_COLUMNS:
+        columns[name] = "".join(columns[name])
+    return _Columns(
+        num=[-1] * len(places),
+        codes={i: p.katottg for i, p in enumerate(places)},
+        hints={i: p.hint for i, p in enumerate(places) if p.hint is not None},
+        **columns,
+    )
+
+
+def _sections_of(sections: Iterable[tuple[int, float, float]]) -> _Sections:
+    """City sections given as (place index, lat, lon), sorted by latitude."""
+    rows = sorted((lat, lon, idx) for idx, lat, lon in sections)
+    return _Sections([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [])
+
+
+def _located(places: Sequence[Place]) -> list[int]:
+    """The indices of the places with a GeoNames point, by latitude."""
+    return sorted(
+        (i for i, p in enumerate(places) if not p.approximate), key=lambda i: places[i].lat
+    )
 
 
 def _decode(posting: str) -> list[int]:

@@ -58,21 +58,35 @@ class RedactingFormatter(logging.Formatter):
 def safe_traceback(exc: BaseException) -> str:
     """Frames and exception types of ``exc`` and its causes, without their messages."""
     lines: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        frames = traceback.extract_tb(current.__traceback__)
-        block = ["Traceback (most recent call last):"]
-        block.extend(
-            f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}' for frame in frames
-        )
-        block.append(f"{type(current).__module__}.{type(current).__qualname__}")
-        lines[:0] = block
-        current = current.__cause__ or current.__context__
-        if current is not None:
-            lines.insert(0, "(caused by the exception above)")
+    for current in reversed(_chain(exc)):
+        if _cause(current) is not None:
+            lines.append("(caused by the exception above)")
+        lines += _block(current)
     return "\n".join(lines)
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    return exc.__cause__ or exc.__context__
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it came from, each once, the raised one first."""
+    chain: dict[int, BaseException] = {}
+    current: BaseException | None = exc
+    while current is not None and id(current) not in chain:
+        chain[id(current)] = current
+        current = _cause(current)
+    return list(chain.values())
+
+
+def _block(exc: BaseException) -> list[str]:
+    """One exception's frames and type, as a traceback shows them but with no message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return [
+        "Traceback (most recent call last):",
+        *(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}' for frame in frames),
+        f"{type(exc).__module__}.{type(exc).__qualname__}",
+    ]
 
 
 def configure_logging(level: str = "INFO", *, stream: object = None) -> None:

@@ -23,7 +23,7 @@ The algorithm follows pocketfft by Martin Reinecke (BSD-3-Clause), as used by sc
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image
 
@@ -109,18 +109,10 @@ class _Dct2:
         self.n = n
         roots = _unity_roots(n)
         self.passes: list[tuple[int, int, int, list[float]]] = []  # factor, ido, l1, twiddles
-        factors = _factors(n)
         l1 = 1
-        for k, ip in enumerate(factors):
+        for ip in _factors(n):
             ido = n // (l1 * ip)
-            twiddles = [0.0] * ((ip - 1) * (ido - 1))
-            if k < len(factors) - 1:  # the last pass needs none
-                for j in range(1, ip):
-                    for i in range(1, (ido - 1) // 2 + 1):
-                        re, im = roots[j * l1 * i]
-                        twiddles[(j - 1) * (ido - 1) + 2 * i - 2] = re
-                        twiddles[(j - 1) * (ido - 1) + 2 * i - 1] = im
-            self.passes.append((ip, ido, l1, twiddles))
+            self.passes.append((ip, ido, l1, _pass_twiddles(roots, ip, ido, l1)))
             l1 *= ip
         quarter = _unity_roots(4 * n)
         self.twiddle = [quarter[i + 1][0] for i in range(n)]
@@ -147,29 +139,51 @@ class _Dct2:
         """pocketfft's real backward FFT (halfcomplex in, real out), unnormalised."""
         out = [0.0] * self.n
         for ip, ido, l1, wa in self.passes:
-            if ip == 4:
-                _radb4(ido, l1, c, out, wa)
-            else:
-                _radb2(ido, l1, c, out, wa)
+            _backward_pass(ip, ido, l1, c, out, wa)
             c, out = out, c
         return c
 
 
-def _radb2(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float]) -> None:
-    # cc[a + ido*(b + 2*k)] is CC(a, b, k); ch[a + ido*(k + l1*b)] is CH(a, k, b).
+def _pass_twiddles(roots: list[tuple[float, float]], ip: int, ido: int, l1: int) -> list[float]:
+    """pocketfft's twiddle factors of one pass. The last pass (``ido`` 1) has none."""
+    twiddles = [0.0] * ((ip - 1) * (ido - 1))
+    for j in range(1, ip):
+        for i in range(1, (ido - 1) // 2 + 1):
+            re, im = roots[j * l1 * i]
+            twiddles[(j - 1) * (ido - 1) + 2 * i - 2] = re
+            twiddles[(j - 1) * (ido - 1) + 2 * i - 1] = im
+    return twiddles
+
+
+# A radix-ip pass reads ip rows of ido values per k, CC(a, b, k) at cc[a + ido*(b + ip*k)],
+# and writes CH(a, k, b) at ch[a + ido*(k + l1*b)]: these are the starts of those rows.
+def _in_rows(ido: int, ip: int, k: int) -> list[int]:
+    return [ido * (b + ip * k) for b in range(ip)]
+
+
+def _out_rows(ido: int, l1: int, ip: int, k: int) -> list[int]:
+    return [ido * (k + l1 * b) for b in range(ip)]
+
+
+def _radb2_first(ido: int, l1: int, cc: list[float], ch: list[float]) -> None:
     for k in range(l1):
-        c0, c1 = cc[ido * 2 * k], cc[ido - 1 + ido * (1 + 2 * k)]
-        ch[ido * k] = c0 + c1
-        ch[ido * (k + l1)] = c0 - c1
-    if ido % 2 == 0:
-        for k in range(l1):
-            ch[ido - 1 + ido * k] = 2 * cc[ido - 1 + ido * 2 * k]
-            ch[ido - 1 + ido * (k + l1)] = -2 * cc[ido * (1 + 2 * k)]
-    if ido <= 2:
-        return
+        (r0, r1), (o0, o1) = _in_rows(ido, 2, k), _out_rows(ido, l1, 2, k)
+        c0, c1 = cc[r0], cc[r1 + ido - 1]
+        ch[o0] = c0 + c1
+        ch[o1] = c0 - c1
+
+
+def _radb2_last(ido: int, l1: int, cc: list[float], ch: list[float]) -> None:
+    last = ido - 1
     for k in range(l1):
-        row0, row1 = ido * 2 * k, ido * (1 + 2 * k)
-        out0, out1 = ido * k, ido * (k + l1)
+        (r0, r1), (o0, o1) = _in_rows(ido, 2, k), _out_rows(ido, l1, 2, k)
+        ch[last + o0] = 2 * cc[last + r0]
+        ch[last + o1] = -2 * cc[r1]
+
+
+def _radb2_middle(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float]) -> None:
+    for k in range(l1):
+        (row0, row1), (out0, out1) = _in_rows(ido, 2, k), _out_rows(ido, l1, 2, k)
         for i in range(2, ido, 2):
             ic = ido - i
             ch[out0 + i - 1] = cc[row0 + i - 1] + cc[row1 + ic - 1]
@@ -181,35 +195,38 @@ def _radb2(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float])
             ch[out1 + i - 1] = wr * tr2 - wi * ti2
 
 
-def _radb4(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float]) -> None:
-    # cc[a + ido*(b + 4*k)] is CC(a, b, k); ch[a + ido*(k + l1*b)] is CH(a, k, b).
+def _radb4_first(ido: int, l1: int, cc: list[float], ch: list[float]) -> None:
     last = ido - 1
     for k in range(l1):
-        r0, r1, r2, r3 = (ido * (b + 4 * k) for b in range(4))
+        (r0, r1, r2, r3), (o0, o1, o2, o3) = _in_rows(ido, 4, k), _out_rows(ido, l1, 4, k)
         tr2 = cc[r0] + cc[r3 + last]
         tr1 = cc[r0] - cc[r3 + last]
         tr3 = 2 * cc[r1 + last]
         tr4 = 2 * cc[r2]
-        ch[ido * k] = tr2 + tr3
-        ch[ido * (k + 2 * l1)] = tr2 - tr3
-        ch[ido * (k + 3 * l1)] = tr1 + tr4
-        ch[ido * (k + l1)] = tr1 - tr4
-    if ido % 2 == 0:
-        for k in range(l1):
-            r0, r1, r2, r3 = (ido * (b + 4 * k) for b in range(4))
-            ti1 = cc[r3] + cc[r1]
-            ti2 = cc[r3] - cc[r1]
-            tr2 = cc[r0 + last] + cc[r2 + last]
-            tr1 = cc[r0 + last] - cc[r2 + last]
-            ch[last + ido * k] = tr2 + tr2
-            ch[last + ido * (k + l1)] = _SQRT2 * (tr1 - ti1)
-            ch[last + ido * (k + 2 * l1)] = ti2 + ti2
-            ch[last + ido * (k + 3 * l1)] = -_SQRT2 * (tr1 + ti1)
-    if ido <= 2:
-        return
+        ch[o0] = tr2 + tr3
+        ch[o2] = tr2 - tr3
+        ch[o3] = tr1 + tr4
+        ch[o1] = tr1 - tr4
+
+
+def _radb4_last(ido: int, l1: int, cc: list[float], ch: list[float]) -> None:
+    last = ido - 1
     for k in range(l1):
-        r0, r1, r2, r3 = (ido * (b + 4 * k) for b in range(4))
-        o0, o1, o2, o3 = (ido * (k + b * l1) for b in range(4))
+        (r0, r1, r2, r3), (o0, o1, o2, o3) = _in_rows(ido, 4, k), _out_rows(ido, l1, 4, k)
+        ti1 = cc[r3] + cc[r1]
+        ti2 = cc[r3] - cc[r1]
+        tr2 = cc[r0 + last] + cc[r2 + last]
+        tr1 = cc[r0 + last] - cc[r2 + last]
+        ch[last + o0] = tr2 + tr2
+        ch[last + o1] = _SQRT2 * (tr1 - ti1)
+        ch[last + o2] = ti2 + ti2
+        ch[last + o3] = -_SQRT2 * (tr1 + ti1)
+
+
+def _radb4_middle(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float]) -> None:
+    last = ido - 1
+    for k in range(l1):
+        (r0, r1, r2, r3), (o0, o1, o2, o3) = _in_rows(ido, 4, k), _out_rows(ido, l1, 4, k)
         for i in range(2, ido, 2):
             ic = ido - i
             tr2 = cc[r0 + i - 1] + cc[r3 + ic - 1]
@@ -232,6 +249,28 @@ def _radb4(ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float])
                 wr, wi = wa[i - 2 + w * last], wa[i - 1 + w * last]
                 ch[out + i] = wr * ci + wi * cr
                 ch[out + i - 1] = wr * cr - wi * ci
+
+
+_Edge = Callable[[int, int, list[float], list[float]], None]
+_Middle = Callable[[int, int, list[float], list[float], list[float]], None]
+# pocketfft's radb2 and radb4, each in its three parts: the first column of every row, the
+# last column when rows have an even length, and the columns between, which use twiddles.
+_BUTTERFLIES: dict[int, tuple[_Edge, _Edge, _Middle]] = {
+    2: (_radb2_first, _radb2_last, _radb2_middle),
+    4: (_radb4_first, _radb4_last, _radb4_middle),
+}
+
+
+def _backward_pass(
+    ip: int, ido: int, l1: int, cc: list[float], ch: list[float], wa: list[float]
+) -> None:
+    """One radix-``ip`` pass of the backward FFT, from ``cc`` into ``ch``."""
+    first, last, middle = _BUTTERFLIES[ip]
+    first(ido, l1, cc, ch)
+    if ido % 2 == 0:
+        last(ido, l1, cc, ch)
+    if ido > 2:
+        middle(ido, l1, cc, ch, wa)
 
 
 _DCT = _Dct2(SIDE)

@@ -114,15 +114,19 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
 
     def _chat_window(self, chat_id: int | str, group: bool) -> SlidingWindow:
         window = self._chats.get(chat_id)
-        if window is None:
-            if len(self._chats) > 4096:  # forget quiet chats
-                for key in [k for k, w in self._chats.items() if w.idle]:
-                    del self._chats[key]
-            limit, period = self._group_rule if group else self._private_rule
-            # The margin keeps network jitter from squeezing one more into the window.
-            window = SlidingWindow(limit, period * (1 + self._margin) + 0.05)
-            self._chats[chat_id] = window
+        return self._add_window(chat_id, group) if window is None else window
+
+    def _add_window(self, chat_id: int | str, group: bool) -> SlidingWindow:
+        if len(self._chats) > 4096:
+            self._forget_quiet_chats()
+        limit, period = self._group_rule if group else self._private_rule
+        # The margin keeps network jitter from squeezing one more into the window.
+        window = SlidingWindow(limit, period * (1 + self._margin) + 0.05)
+        self._chats[chat_id] = window
         return window
+
+    def _forget_quiet_chats(self) -> None:
+        self._chats = {chat: window for chat, window in self._chats.items() if not window.idle}
 
     def remember_sends(self, chat_id: int, seconds_ago: list[float]) -> None:
         """Tell the chat's window about messages sent before this process started."""
@@ -132,8 +136,8 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
     async def _acquire(self, endpoint: str, chat_id: int | str | None, items: int) -> None:
         if chat_id is None:
             return
-        group = isinstance(chat_id, str) or chat_id < 0
-        if endpoint in _SENDS or (group and endpoint in _EDITS):
+        group = _is_group(chat_id)
+        if _counts_for_chat(endpoint, group):
             await self._chat_window(chat_id, group).acquire(items)
         await self._overall.acquire()
 
@@ -147,8 +151,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         rate_limit_args: int | None,
     ) -> JSON:
         chat_id = _chat_id(data.get("chat_id"))
-        media = data.get("media") if endpoint == "sendMediaGroup" else None
-        items = len(media) if isinstance(media, list | tuple) else 1
+        items = _items(endpoint, data)
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
         for attempt in range(retries + 1):
             await self._resume.wait()
@@ -158,15 +161,35 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             except RetryAfter as exc:
                 if attempt == retries:
                     raise
-                self.retries_after_429 += 1
-                wait = _seconds(exc.retry_after) + 0.1
-                log.warning("flood control: waiting %.1f s before retrying %s", wait, endpoint)
-                self._resume.clear()
-                try:
-                    await asyncio.sleep(wait)
-                finally:
-                    self._resume.set()
+                await self._wait_out(exc, endpoint)
         raise AssertionError("unreachable")
+
+    async def _wait_out(self, exc: RetryAfter, endpoint: str) -> None:
+        """Hold every request for Telegram's ``retry_after`` (and a little more)."""
+        self.retries_after_429 += 1
+        wait = _seconds(exc.retry_after) + 0.1
+        log.warning("flood control: waiting %.1f s before retrying %s", wait, endpoint)
+        self._resume.clear()
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            self._resume.set()
+
+
+def _is_group(chat_id: int | str) -> bool:
+    """A group or channel: a negative id, or an ``@username``."""
+    return isinstance(chat_id, str) or chat_id < 0
+
+
+def _counts_for_chat(endpoint: str, group: bool) -> bool:
+    """Sends count against a chat's window; edits too, in a group."""
+    return endpoint in _SENDS or (group and endpoint in _EDITS)
+
+
+def _items(endpoint: str, data: dict[str, Any]) -> int:
+    """How many messages a request sends: an album's items, else one."""
+    media = data.get("media") if endpoint == "sendMediaGroup" else None
+    return len(media) if isinstance(media, list | tuple) else 1
 
 
 def _chat_id(value: Any) -> int | str | None:

@@ -13,7 +13,7 @@ import secrets
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 _LENGTH = 8
 _NORMALISE = str.maketrans({"O": "0", "I": "1", "L": "1"})
-_PATTERN = re.compile(rf"^[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}$")
+_COMPACT = re.compile(rf"[{ALPHABET}]{{{_LENGTH}}}")
 
 
 def new_reference() -> str:
@@ -24,7 +24,6 @@ def new_reference() -> str:
 def normalise_reference(text: str) -> str | None:
     """A reference typed by a person ("k7qm 4xhd", "K7QM4XHD") in canonical form, or None."""
     compact = re.sub(r"[\s\-_.]", "", text.strip().upper()).translate(_NORMALISE)
-    if len(compact) != _LENGTH:
+    if not _COMPACT.fullmatch(compact):
         return None
-    candidate = f"{compact[:4]}-{compact[4:]}"
-    return candidate if _PATTERN.match(candidate) else None
+    return f"{compact[:4]}-{compact[4:]}"

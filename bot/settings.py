@@ -36,6 +36,13 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _blank_is_none(value: str | None) -> str | None:
+    """``value`` stripped, or None if it is unset or blank."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
 def _known_codes(value: Any, known: tuple[str, ...], what: str, *, required: bool) -> Any:
     codes = _split_list(value)
     unknown = [code for code in codes if code not in known]
@@ -46,6 +53,10 @@ def _known_codes(value: Any, known: tuple[str, ...], what: str, *, required: boo
     return codes
 
 
+# The async driver of each database the bot supports.
+_ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+
+
 def normalise_database_url(url: str) -> str:
     """Return ``url`` with an async driver: plain ``postgresql://`` and ``sqlite://`` URLs are
     upgraded to asyncpg and aiosqlite; anything else must already be async."""
@@ -54,13 +65,11 @@ def normalise_database_url(url: str) -> str:
     except ArgumentError as exc:
         raise ValueError("is not a valid database URL") from exc
     backend = parsed.get_backend_name()
-    driver = parsed.get_driver_name()
-    if backend == "postgresql" and driver != "asyncpg":
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    elif backend == "sqlite" and driver != "aiosqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
-    elif backend not in ("postgresql", "sqlite"):
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
         raise ValueError("must be a PostgreSQL (postgresql+asyncpg://) or SQLite URL")
+    if parsed.get_driver_name() != driver:
+        parsed = parsed.set(drivername=f"{backend}+{driver}")
     return parsed.render_as_string(hide_password=False)
 
 
@@ -212,18 +221,15 @@ class Settings(BaseSettings):
     @field_validator("tipbot_org_name")
     @classmethod
     def _check_org_name(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+        return _blank_is_none(value)
 
     @field_validator("tipbot_official_handle")
     @classmethod
     def _check_handle(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
+        handle = _blank_is_none(value)
+        if handle is None:
             return None
-        handle = value.strip()
-        if not handle.startswith("@"):
-            handle = "@" + handle
+        handle = "@" + handle.removeprefix("@")
         if not re.match(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$", handle):
             raise ValueError("must be a Telegram username such as @example_bot")
         return handle
@@ -231,9 +237,10 @@ class Settings(BaseSettings):
     @field_validator("moderator_topics")
     @classmethod
     def _check_topics(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
+        topics = _blank_is_none(value)
+        if topics is None:
             return None
-        if value.strip().lower() != "category":
+        if topics.lower() != "category":
             raise ValueError('must be "category" (one forum topic per category) or empty')
         return "category"
 
@@ -296,14 +303,18 @@ def _describe(error: Any) -> str:
     message = str(error.get("msg", "is invalid"))
     message = message.removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
-    given = error.get("input")
-    if isinstance(given, (str, int, float)) and name not in (
-        "TELEGRAM_BOT_TOKEN",
-        "TIPBOT_SECRET_KEY",
-        "DATABASE_URL",
-    ):
-        return f"{name}: {message} (got {given!r})"
-    return f"{name}: {message}"
+    return f"{name}: {message}{_given(name, error.get('input'))}"
+
+
+# Variables whose value is never repeated in an error: a secret, or a URL with a password.
+_SECRET_VARIABLES = frozenset({"TELEGRAM_BOT_TOKEN", "TIPBOT_SECRET_KEY", "DATABASE_URL"})
+
+
+def _given(name: str, value: Any) -> str:
+    """The value given, for the error message, unless it is secret or not a simple one."""
+    if isinstance(value, (str, int, float)) and name not in _SECRET_VARIABLES:
+        return f" (got {value!r})"
+    return ""
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -42,15 +42,15 @@ def clean_optional(text: str | None) -> str | None:
 
 
 def _zero_width(match: re.Match[str]) -> str:
-    if match.group() != _JOINER:
-        return ""
-    text, at = match.string, match.start()
-    before = text[at - 1] if at > 0 else ""
-    after = text[at + 1] if at + 1 < len(text) else ""
-    # Between two pictographs (or a variation selector and one): part of an emoji.
-    if before and after and _pictographic(before) and _pictographic(after):
+    """A zero-width character goes, but for a joiner inside an emoji sequence."""
+    if match.group() == _JOINER and _joins_emoji(match.string, match.start()):
         return _JOINER
     return ""
+
+
+def _joins_emoji(text: str, at: int) -> bool:
+    """Between two pictographs (or a variation selector and one): part of an emoji."""
+    return 0 < at < len(text) - 1 and _pictographic(text[at - 1]) and _pictographic(text[at + 1])
 
 
 def _pictographic(char: str) -> bool:
@@ -63,7 +63,7 @@ def _pictographic(char: str) -> bool:
 
 def neutralise(text: str) -> str:
     """``text`` as a moderator should see it: no reordering, nothing invisible."""
-    if not (_BIDI.search(text) or _ZERO_WIDTH.search(text)):
+    if not has_hidden(text):
         return text
     return _ZERO_WIDTH.sub(_zero_width, _BIDI.sub(SHOWN_FOR_BIDI, text))
 

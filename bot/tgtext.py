@@ -69,18 +69,14 @@ def split(markup: str, limit: int = TEXT) -> list[str]:
     if limit < 2:  # below one emoji, no piece could hold anything
         raise ValueError(f"limit {limit} is too small to split at")
     pieces: list[str] = []
-    rest = markup
-    reopen: list[str] = []
-    while True:
-        text = "".join(reopen) + rest
-        if visible_len(text) <= limit:
-            if plain(text).strip():
-                pieces.append(text)
-            return pieces
+    text = markup
+    while visible_len(text) > limit:
         head, rest = _cut(text, limit, prefer_breaks=True)
         pieces.append(_close(head.text, head.open_tags))
-        reopen = head.open_tags
-        rest = rest.lstrip(" \n") if not reopen else rest
+        text = _reopened(head.open_tags, rest)
+    if plain(text).strip():
+        pieces.append(text)
+    return pieces
 
 
 def safe(markup: str, limit: int = TEXT) -> str:
@@ -94,7 +90,13 @@ def safe(markup: str, limit: int = TEXT) -> str:
 
 
 def _is_tag(token: str) -> bool:
-    return token.startswith("<") and token.endswith(">") and len(token) > 1
+    """Whether a token of ``_TOKEN`` is a tag: the only other one starting "<" is a lone "<"."""
+    return token.startswith("<") and len(token) > 1
+
+
+def _units(char: str) -> int:
+    """UTF-16 code units of one code point: two outside the Basic Multilingual Plane."""
+    return 2 if ord(char) > 0xFFFF else 1
 
 
 def _take_plain(text: str, budget: int) -> str:
@@ -102,11 +104,23 @@ def _take_plain(text: str, budget: int) -> str:
     points only: a Python character is a code point, so a pair is never halved)."""
     used = 0
     for index, char in enumerate(text):
-        size = 2 if ord(char) > 0xFFFF else 1
-        if used + size > budget:
+        used += _units(char)
+        if used > budget:
             return text[:index]
-        used += size
     return text
+
+
+def _is_entity(part: str) -> bool:
+    """A token that is an entity, or a lone "&" or "<" (which the text shows as it is)."""
+    return part.startswith("&") or part == "<"
+
+
+def _taken(token: str, room: int) -> str:
+    """What of a token that is not a tag fits in ``room`` visible units: a run of text up to
+    the limit, an entity whole or not at all."""
+    if not _is_entity(token):
+        return _take_plain(token, room)
+    return token if utf16_len(html.unescape(token)) <= room else ""
 
 
 @dataclass(slots=True)
@@ -115,59 +129,82 @@ class _Head:
     open_tags: list[str]  # the opening tags still open at the cut, outermost first
 
 
-def _cut(markup: str, budget: int, *, prefer_breaks: bool) -> tuple[_Head, str]:
-    """Split ``markup`` after at most ``budget`` visible units: (head, the rest). With
-    ``prefer_breaks``, at the last line (or else word) break in the second half of the
-    budget, if there is one."""
-    cut = None
+# The last line break and the last space seen: (position after it, visible units up to it).
+_Breaks = dict[str, tuple[int, int]]
+
+
+def _note_breaks(breaks: _Breaks, taken: str, start: int, used: int) -> None:
+    """Record the breaks in ``taken`` (found at ``start``, after ``used`` visible units).
+    An entity has none: its characters are never a space or a newline."""
+    at = used
+    for index, char in enumerate(taken):
+        at += _units(char)
+        if char in "\n ":
+            breaks[char] = (start + index + 1, at)
+
+
+def _scan(markup: str, budget: int) -> tuple[int | None, _Breaks]:
+    """Where ``markup`` goes past ``budget`` visible units (None if it never does), and the
+    last breaks before that."""
     used = 0
-    lines: list[tuple[int, int]] = []  # (position after a break, visible units before it)
-    words: list[tuple[int, int]] = []
+    breaks: _Breaks = {}
     for found in _TOKEN.finditer(markup):
         token = found.group()
         if _is_tag(token):
             continue
-        if token.startswith("&") or token in ("<", "&"):
-            size = utf16_len(html.unescape(token))
-            if used + size > budget:
-                cut = found.start()  # an entity is never cut
-                break
-            used += size
-            continue
-        taken = _take_plain(token, budget - used)
-        at = used
-        for index, char in enumerate(taken):
-            at += 2 if ord(char) > 0xFFFF else 1
-            if char in "\n ":
-                (lines if char == "\n" else words).append((found.start() + index + 1, at))
+        taken = _taken(token, budget - used)
+        _note_breaks(breaks, taken, found.start(), used)
         if len(taken) < len(token):
-            cut = found.start() + len(taken)
-            break
-        used += utf16_len(token)
+            return found.start() + len(taken), breaks
+        used += utf16_len(html.unescape(token))  # text without "&" is its own unescape
+    return None, breaks
+
+
+def _last_break(breaks: _Breaks, budget: int, cut: int) -> int:
+    """After the last line (or else word) break in the second half of the budget, if any."""
+    for char in "\n ":
+        position, at = breaks.get(char, (cut, -1))
+        if at >= budget // 2:
+            return position
+    return cut
+
+
+def _cut(markup: str, budget: int, *, prefer_breaks: bool) -> tuple[_Head, str]:
+    """Split ``markup`` after at most ``budget`` visible units: (head, the rest). With
+    ``prefer_breaks``, at the last line (or else word) break in the second half of the
+    budget, if there is one."""
+    cut, breaks = _scan(markup, budget)
     if cut is None:
         cut = len(markup)
     elif prefer_breaks:
-        for breaks in (lines, words):
-            usable = [position for position, at in breaks if at >= budget // 2]
-            if usable:
-                cut = usable[-1]
-                break
+        cut = _last_break(breaks, budget, cut)
     head = markup[:cut]
     return _Head(head.rstrip(" ") if prefer_breaks else head, _open_tags(head)), markup[cut:]
+
+
+def _reopened(open_tags: list[str], rest: str) -> str:
+    """The start of the next piece: the tags open at the cut opened again, or, with none
+    open, the rest from its next word."""
+    if open_tags:
+        return "".join(open_tags) + rest
+    return rest.lstrip(" \n")
 
 
 def _open_tags(markup: str) -> list[str]:
     """The opening tags of ``markup`` left open at its end, outermost first."""
     stack: list[str] = []
-    for token in _TOKEN.findall(markup):
-        if not _is_tag(token):
-            continue
-        if token.startswith("</"):
-            if stack and _name(stack[-1]) == _name(token):
+    for tag in filter(_is_tag, _TOKEN.findall(markup)):
+        if tag.startswith("</"):
+            if _closes(tag, stack):
                 stack.pop()
-        elif not token.endswith("/>"):
-            stack.append(token)
+        elif not tag.endswith("/>"):
+            stack.append(tag)
     return stack
+
+
+def _closes(tag: str, stack: list[str]) -> bool:
+    """Whether closing ``tag`` closes the innermost open one (a stray one is ignored)."""
+    return bool(stack) and _name(stack[-1]) == _name(tag)
 
 
 def _name(tag: str) -> str:

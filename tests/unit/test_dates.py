@@ -117,3 +117,27 @@ def test_yesterday_before_the_earliest_day_is_refused() -> None:
     with pytest.raises(DateError) as caught:
         parse_incident_date("вчора", today=date(2014, 2, 20), earliest=EARLIEST)
     assert caught.value.reason == "too_early"
+
+
+@pytest.mark.parametrize("text", ["² лютого", "12² Feb", "1 березня ²", "²р. березня"])
+def test_digits_that_are_not_decimal_are_a_format_error(text: str) -> None:
+    # "²" is a digit to str.isdigit() but not a number to int(): such a text used to end
+    # in a ValueError (a crash of the conversation) instead of a refusal the bot explains.
+    with pytest.raises(DateError) as caught:
+        parse(text)
+    assert caught.value.reason == "format"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "precision"),
+    [
+        ("24 лютого 2022 р.", date(2022, 2, 24), DAY),
+        ("24 лютого 2022р.", date(2022, 2, 24), DAY),
+        ("лютий 2022 року", date(2022, 2, 1), MONTH),
+        ("март 2022г", date(2022, 3, 1), MONTH),
+        ("3 березня", date(TODAY.year, 3, 3), DAY),
+    ],
+)
+def test_month_names_with_year_markers(text: str, value: date, precision: str) -> None:
+    parsed = parse(text)
+    assert (parsed.value, parsed.precision) == (value, precision)
