@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
@@ -45,8 +45,6 @@ from db.engine import SessionFactory, transaction
 from db.models import (
     ANCHOR_PENDING,
     ANCHOR_POSTED,
-    OUTBOX_CANCELLED,
-    OUTBOX_PENDING,
     TIMESTAMP_OK,
     TIMESTAMP_PENDING,
     Anchor,
@@ -81,6 +79,11 @@ STAMP_BATCH = 20
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _or_now(now: datetime | None) -> datetime:
+    """The time a caller gave (tests do), else the current time."""
+    return now or utcnow()
 
 
 # ---------------------------------------------------------------------------- deciding
@@ -126,6 +129,14 @@ def due_reason(
         return REASON_INTERVAL
     if not moved or newest.status == ANCHOR_PENDING:
         return None
+    return _reason_after(newest, head_seq=head_seq, now=now, settings=settings)
+
+
+def _reason_after(
+    newest: Anchor, *, head_seq: int, now: datetime, settings: Settings
+) -> str | None:
+    """Why a new anchor is due after ``newest`` (posted, and the head moved since): enough
+    entries came, or enough time passed; None when neither."""
     if head_seq - newest.seq >= settings.tipbot_anchor_entries:
         return REASON_ENTRIES
     if now - newest.created_at >= settings.tipbot_anchor_interval:
@@ -155,7 +166,7 @@ async def maybe_anchor(
     """
     if settings.anchor_chat_id is None:
         return None
-    now = now or utcnow()
+    now = _or_now(now)
     async with transaction(sessions) as session:
         head = await _lock_head(session)
         newest = await newest_anchor(session)
@@ -177,7 +188,7 @@ async def anchor_now(
     came since the newest anchor, that anchor is returned (``False``); an empty chain gives
     ``(None, False)``.
     """
-    now = now or utcnow()
+    now = _or_now(now)
     async with transaction(sessions) as session:
         head = await _lock_head(session)
         if head.seq == 0:
@@ -224,7 +235,7 @@ async def prepare(
     it was queued (kept, and tried again in an hour)."""
     anchor = await session.get(Anchor, int(row.payload.get("anchor", 0)))
     if anchor is None or anchor.status == ANCHOR_POSTED:
-        row.status, row.lease_until = OUTBOX_CANCELLED, None
+        outbox.cancel(row)
         return None
     if settings.anchor_chat_id is None:
         outbox.postpone(row, error="ANCHOR_CHAT_ID is not set", delay=timedelta(hours=1))
@@ -263,14 +274,7 @@ async def settle(
     ``delay`` (or the outbox's backoff) and log the anchor's id and the kind of error."""
     row = await session.get(OutboxMessage, posting.row_id)
     if message is None:
-        if row is not None:
-            outbox.postpone(row, error=error or "not sent", delay=delay)
-        log.warning(
-            "anchor %d not posted (%s); retrying%s",
-            posting.anchor_id,
-            error or "not sent",
-            f" in {delay.total_seconds():.0f} s" if delay else " with backoff",
-        )
+        _postpone_posting(row, posting.anchor_id, error or "not sent", delay)
         return
     if row is not None:
         outbox.mark_sent(row, message.message_id)
@@ -281,6 +285,20 @@ async def settle(
         message_id=message.message_id,
         message_date=message.date,
         settings=settings,
+    )
+
+
+def _postpone_posting(
+    row: OutboxMessage | None, anchor_id: int, error: str, delay: timedelta | None
+) -> None:
+    """The anchor's row kept for another attempt (if it is still there), and why logged."""
+    if row is not None:
+        outbox.postpone(row, error=error, delay=delay)
+    log.warning(
+        "anchor %d not posted (%s); retrying%s",
+        anchor_id,
+        error,
+        f" in {delay.total_seconds():.0f} s" if delay else " with backoff",
     )
 
 
@@ -343,26 +361,10 @@ async def claim_posting(
 ) -> Posting | None:
     """``tipbot anchor``: lease this anchor's outbox row now, backoff or not (a row the
     worker holds at this moment is left to it), and prepare it; None if there is none."""
-    now = utcnow()
-    rows = (
-        await session.execute(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.kind == outbox.ANCHOR,
-                OutboxMessage.status == OUTBOX_PENDING,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .with_for_update(skip_locked=True)
-        )
-    ).scalars()
-    row = next((r for r in rows if int(r.payload.get("anchor", 0)) == anchor_id), None)
-    if row is None:
-        return None
-    row.lease_until = now + outbox.LEASE
-    row.attempts += 1
-    await session.flush()
-    return await prepare(session, row, settings, catalog)
+    row = await outbox.claim_now(
+        session, outbox.ANCHOR, lambda r: int(r.payload.get("anchor", 0)) == anchor_id
+    )
+    return None if row is None else await prepare(session, row, settings, catalog)
 
 
 # ---------------------------------------------------------------------------- timestamps
@@ -523,7 +525,7 @@ async def obtain_timestamps(
     any transaction, so a slow or dead authority holds up neither the database nor the
     others; each answer is settled in a transaction of its own.
     """
-    now = now or utcnow()
+    now = _or_now(now)
     claims = await _claim_stamps(sessions, settings, now, anchor_id)
     if not claims:
         return []

@@ -66,42 +66,63 @@ async def publish_anchor(settings: Settings, *, out: TextIO | None = None) -> in
     """``tipbot anchor``: 0 when the head's anchor is posted (or the log is empty), 1 when
     it stays queued for the bot, 2 when TSA_CA_FILE cannot be used."""
     out = out or sys.stdout
-    roots: TrustRoots | None = None
-    if settings.tsa_urls:
-        try:
-            roots = load_roots(settings.tsa_ca_file)
-        except ValueError as exc:  # checked first: a configuration error publishes nothing
-            print(f"tipbot: configuration error: {exc}", file=sys.stderr)
-            return 2
+    try:
+        roots = _trust_roots(settings)
+    except ValueError as exc:  # checked first: a configuration error publishes nothing
+        print(f"tipbot: configuration error: {exc}", file=sys.stderr)
+        return 2
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        anchor, created = await anchors.anchor_now(sessions)
-        if anchor is None:
-            print("the custody log is empty: nothing to anchor", file=out)
-            return 0
-        if created:
-            print(f"anchored the custody head as anchor {anchor.id}", file=out)
-        else:
-            print(
-                f"the head is already anchored (anchor {anchor.id}, entry {anchor.seq}); "
-                "nothing but anchor records came since",
-                file=out,
-            )
-        posted = anchor.status == ANCHOR_POSTED or await _post(sessions, settings, anchor.id)
-        if posted and roots is not None:
-            async with httpx.AsyncClient() as client:
-                await anchors.obtain_timestamps(
-                    sessions, settings, client, roots, anchor_id=anchor.id
-                )
-        async with sessions() as session:
-            fresh = await session.get(Anchor, anchor.id)
-            stamps = await anchors.stamps_of(session, anchor.id)
-        assert fresh is not None
-        _describe(fresh, stamps, out)
-        return 0 if posted else 1
+        return await _publish(sessions, settings, roots, out)
     finally:
         await engine.dispose()
+
+
+def _trust_roots(settings: Settings) -> TrustRoots | None:
+    """The authorities' roots (TSA_CA_FILE, else the system's) when there are authorities."""
+    return load_roots(settings.tsa_ca_file) if settings.tsa_urls else None
+
+
+async def _publish(
+    sessions: SessionFactory, settings: Settings, roots: TrustRoots | None, out: TextIO
+) -> int:
+    """Anchor the head, post it, timestamp it, and describe the anchor."""
+    anchor, created = await anchors.anchor_now(sessions)
+    if anchor is None:
+        print("the custody log is empty: nothing to anchor", file=out)
+        return 0
+    _announce(anchor, created, out)
+    posted = await _posted(sessions, settings, anchor)
+    if posted and roots is not None:
+        async with httpx.AsyncClient() as client:
+            await anchors.obtain_timestamps(sessions, settings, client, roots, anchor_id=anchor.id)
+    await _show(sessions, anchor.id, out)
+    return 0 if posted else 1
+
+
+def _announce(anchor: Anchor, created: bool, out: TextIO) -> None:
+    if created:
+        print(f"anchored the custody head as anchor {anchor.id}", file=out)
+    else:
+        print(
+            f"the head is already anchored (anchor {anchor.id}, entry {anchor.seq}); "
+            "nothing but anchor records came since",
+            file=out,
+        )
+
+
+async def _posted(sessions: SessionFactory, settings: Settings, anchor: Anchor) -> bool:
+    """Whether the anchor is posted: it was, or it is now."""
+    return anchor.status == ANCHOR_POSTED or await _post(sessions, settings, anchor.id)
+
+
+async def _show(sessions: SessionFactory, anchor_id: int, out: TextIO) -> None:
+    async with sessions() as session:
+        fresh = await session.get(Anchor, anchor_id)
+        stamps = await anchors.stamps_of(session, anchor_id)
+    assert fresh is not None
+    _describe(fresh, stamps, out)
 
 
 async def _post(sessions: SessionFactory, settings: Settings, anchor_id: int) -> bool:
@@ -114,16 +135,7 @@ async def _post(sessions: SessionFactory, settings: Settings, anchor_id: int) ->
         return await _wait_for_worker(sessions, anchor_id)
     api = settings.telegram_api_url
     bot = Bot(settings.token(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
-    message: Message | None = None
-    error: str | None = None
-    delay: timedelta | None = None
-    try:
-        async with bot:
-            message = await anchors.send(bot, posting)
-    except RetryAfter as exc:
-        error, delay = "429", timedelta(seconds=_seconds(exc.retry_after))
-    except TelegramError as exc:
-        error = type(exc).__name__
+    message, error, delay = await _send(bot, posting)
     async with transaction(sessions) as session:
         await anchors.settle(session, posting, settings, message=message, error=error, delay=delay)
     if message is None:
@@ -136,14 +148,27 @@ async def _post(sessions: SessionFactory, settings: Settings, anchor_id: int) ->
     return True
 
 
+async def _send(
+    bot: Bot, posting: anchors.Posting
+) -> tuple[Message | None, str | None, timedelta | None]:
+    """The message as sent, and what went wrong (with how long Telegram asks to wait)."""
+    message: Message | None = None
+    try:
+        async with bot:
+            message = await anchors.send(bot, posting)
+    except RetryAfter as exc:
+        return message, "429", timedelta(seconds=_seconds(exc.retry_after))
+    except TelegramError as exc:
+        return message, type(exc).__name__, None
+    return message, None, None
+
+
 async def _wait_for_worker(sessions: SessionFactory, anchor_id: int) -> bool:
     """The running bot holds the anchor's row at this moment: give it time to post."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_FOR_WORKER
     while True:
-        async with sessions() as session:
-            anchor = await session.get(Anchor, anchor_id)
-        if anchor is not None and anchor.status == ANCHOR_POSTED:
+        if await _is_posted(sessions, anchor_id):
             return True
         if loop.time() >= deadline:
             print(
@@ -153,6 +178,12 @@ async def _wait_for_worker(sessions: SessionFactory, anchor_id: int) -> bool:
             )
             return False
         await asyncio.sleep(0.5)
+
+
+async def _is_posted(sessions: SessionFactory, anchor_id: int) -> bool:
+    async with sessions() as session:
+        anchor = await session.get(Anchor, anchor_id)
+    return anchor is not None and anchor.status == ANCHOR_POSTED
 
 
 def _time(moment: datetime | None) -> str:
@@ -173,16 +204,17 @@ def _describe(anchor: Anchor, stamps: list[TimestampToken], out: TextIO) -> None
         )
     else:
         lines.append("posted      not yet (queued for the bot)")
-    for stamp in stamps:
-        if stamp.status == TIMESTAMP_OK:
-            result = f"ok, {_time(stamp.gen_time)}"
-        else:
-            result = (
-                f"pending ({stamp.last_error or 'not asked yet'}; "
-                f"next attempt {_time(stamp.next_attempt_at)})"
-            )
-        lines.append(f"timestamp   {stamp.tsa_url}: {result}")
+    lines += [f"timestamp   {stamp.tsa_url}: {_stamp_state(stamp)}" for stamp in stamps]
     print("\n".join(lines), file=out)
+
+
+def _stamp_state(stamp: TimestampToken) -> str:
+    if stamp.status == TIMESTAMP_OK:
+        return f"ok, {_time(stamp.gen_time)}"
+    return (
+        f"pending ({stamp.last_error or 'not asked yet'}; "
+        f"next attempt {_time(stamp.next_attempt_at)})"
+    )
 
 
 def _seconds(value: Any) -> float:

@@ -16,6 +16,7 @@ whole DER response, with its chain in PEM, so it can be checked again later — 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import shlex
 import ssl
@@ -33,7 +34,10 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import (
     PKIStatus,
+    SignedData,
+    SignerInfo,
     TimeStampResponse,
+    TimeStampTokenInfo,
     VerificationError,
     VerifierBuilder,
     decode_timestamp_response,
@@ -53,6 +57,7 @@ SYSTEM_CA_FILES = (
     "/etc/ssl/ca-bundle.pem",  # openSUSE
     "/etc/ssl/cert.pem",  # macOS, Alpine
 )
+_SHA256_HEX = re.compile("[0-9a-fA-F]{64}")
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 _PEM_END = "-----END CERTIFICATE-----"
 
@@ -116,8 +121,13 @@ def _load_ca_file(path: Path) -> TrustRoots:
         certificates = parse_pem_certificates(text)
     except (OSError, ValueError) as error:
         raise ValueError(f"TSA_CA_FILE {path}: cannot read certificates ({error})") from error
+    return _roots(path, certificates, f"TSA_CA_FILE {path}: no PEM certificates in the file")
+
+
+def _roots(path: Path, certificates: list[x509.Certificate], none_found: str) -> TrustRoots:
+    """The roots read from ``path``; ``ValueError(none_found)`` when there are none."""
     if not certificates:
-        raise ValueError(f"TSA_CA_FILE {path}: no PEM certificates in the file")
+        raise ValueError(none_found)
     return TrustRoots(tuple(certificates), str(path))
 
 
@@ -127,7 +137,13 @@ def _system_ca_file() -> Path | None:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    try:  # httpx depends on certifi, so Mozilla's bundle is there when the system has none
+    return _certifi_file()
+
+
+def _certifi_file() -> Path | None:
+    """Mozilla's bundle from certifi: httpx depends on it, so it is there when the system has
+    no trust store."""
+    try:
         import certifi
     except ImportError:  # pragma: no cover - httpx brings certifi
         return None
@@ -149,13 +165,26 @@ def load_roots(ca_file: Path | None) -> TrustRoots:
             "no system trust store found: set TSA_CA_FILE to a PEM file with the "
             "time-stamping authorities' root certificates"
         )
-    certificates: list[x509.Certificate] = []
+    return _load_system_store(path)
+
+
+def _load_system_store(path: Path) -> TrustRoots:
     try:
         text = path.read_text(encoding="ascii", errors="replace")
     except OSError as error:
         raise ValueError(
             f"cannot read the system trust store {path} ({error}): set TSA_CA_FILE"
         ) from error
+    return _roots(
+        path,
+        _readable_certificates(text),
+        f"the system trust store {path} holds no certificates: set TSA_CA_FILE",
+    )
+
+
+def _readable_certificates(text: str) -> list[x509.Certificate]:
+    """The certificates of a PEM text that ``cryptography`` can parse; the others skipped."""
+    certificates: list[x509.Certificate] = []
     with warnings.catch_warnings():
         # Some legacy roots have non-positive serial numbers; cryptography warns about each.
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
@@ -164,9 +193,7 @@ def load_roots(ca_file: Path | None) -> TrustRoots:
                 certificates.extend(parse_pem_certificates(_PEM_BEGIN + block))
             except ValueError:
                 continue
-    if not certificates:
-        raise ValueError(f"the system trust store {path} holds no certificates: set TSA_CA_FILE")
-    return TrustRoots(tuple(certificates), str(path))
+    return certificates
 
 
 def _der(tag: int, content: bytes) -> bytes:
@@ -203,17 +230,17 @@ def _element(data: bytes, at: int) -> tuple[int, int, int]:
     if at + 2 > len(data):
         raise ValueError("truncated")
     tag, first = data[at], data[at + 1]
-    if first < 0x80:
-        start, size = at + 2, first
-    else:
-        width = first & 0x7F
-        if not 1 <= width <= 4:
-            raise ValueError("unsupported length")
-        start = at + 2 + width
-        size = int.from_bytes(data[at + 2 : start], "big")
+    start, size = (at + 2, first) if first < 0x80 else _long_length(data, at + 2, first & 0x7F)
     if start + size > len(data):
         raise ValueError("truncated")
     return tag, start, start + size
+
+
+def _long_length(data: bytes, at: int, width: int) -> tuple[int, int]:
+    """(content start, size) of a length in the long form: ``width`` bytes at ``at``."""
+    if not 1 <= width <= 4:
+        raise ValueError("unsupported length")
+    return at + width, int.from_bytes(data[at : at + width], "big")
 
 
 def _with_sorted_certificates(response: bytes) -> bytes:
@@ -226,25 +253,8 @@ def _with_sorted_certificates(response: bytes) -> bytes:
     unchanged for the parser to reject.
     """
     try:
-        _, start, end = _element(response, 0)  # TimeStampResp
-        _, _, at = _element(response, start)  # PKIStatusInfo
-        if at >= end:
-            return response  # no token
-        _, start, _ = _element(response, at)  # ContentInfo
-        _, _, at = _element(response, start)  # contentType
-        _, start, _ = _element(response, at)  # [0] EXPLICIT content
-        _, at, _ = _element(response, start)  # SignedData
-        for _field in ("version", "digestAlgorithms", "encapContentInfo"):
-            _, _, at = _element(response, at)
-        tag, start, end = _element(response, at)
-        if tag != 0xA0:  # [0] IMPLICIT CertificateSet
-            return response
-        certificates = []
-        at = start
-        while at < end:
-            _, _, next_at = _element(response, at)
-            certificates.append(response[at:next_at])
-            at = next_at
+        start, end = _certificate_set(response)
+        certificates = _elements(response, start, end)
     except ValueError:
         return response
     ordered = sorted(certificates)
@@ -253,19 +263,64 @@ def _with_sorted_certificates(response: bytes) -> bytes:
     return response[:start] + b"".join(ordered) + response[end:]
 
 
+def _certificate_set(response: bytes) -> tuple[int, int]:
+    """Where the certificate set of a TimeStampResp's token is (its content's start and
+    end); ``ValueError`` when the response has no token, the token no set, or is malformed."""
+    at = _signed_data(response)
+    for _field in ("version", "digestAlgorithms", "encapContentInfo"):
+        _, _, at = _element(response, at)
+    tag, start, end = _element(response, at)
+    if tag != 0xA0:  # [0] IMPLICIT CertificateSet
+        raise ValueError("no certificate set")
+    return start, end
+
+
+def _signed_data(response: bytes) -> int:
+    """Where the fields of the token's SignedData start in a TimeStampResp."""
+    _, start, end = _element(response, 0)  # TimeStampResp
+    _, _, at = _element(response, start)  # PKIStatusInfo
+    if at >= end:
+        raise ValueError("no token")
+    _, start, _ = _element(response, at)  # ContentInfo
+    _, _, at = _element(response, start)  # contentType
+    _, start, _ = _element(response, at)  # [0] EXPLICIT content
+    _, at, _ = _element(response, start)  # SignedData
+    return at
+
+
+def _elements(data: bytes, start: int, end: int) -> list[bytes]:
+    """The DER elements (whole) from ``start`` to ``end``."""
+    elements = []
+    at = start
+    while at < end:
+        _, _, next_at = _element(data, at)
+        elements.append(data[at:next_at])
+        at = next_at
+    return elements
+
+
 def _decode(response: bytes) -> TimeStampResponse:
     try:
         decoded = decode_timestamp_response(_with_sorted_certificates(response))
     except ValueError as error:
         raise TimestampError("bad_response", "not a DER TimeStampResp") from error
+    _check_granted(decoded)
+    _parse_token(decoded)
+    return decoded
+
+
+def _check_granted(decoded: TimeStampResponse) -> None:
     status = decoded.status
     if status == PKIStatus.WAITING:
         raise TimestampError("waiting", "the authority asks to try later", retryable=True)
     if status != PKIStatus.GRANTED:
         text = "; ".join(decoded.status_string)[:200]
         raise TimestampError("rejected", f"status {status} {text}".strip())
-    # The library's accessors assume a token is present (they abort the process otherwise),
-    # and parse the token's content only when first asked: do both here, once.
+
+
+def _parse_token(decoded: TimeStampResponse) -> None:
+    """The library's accessors assume a token is present (they abort the process otherwise),
+    and parse the token's content only when first asked: do both here, once."""
     if not decoded.time_stamp_token():
         raise TimestampError("bad_response", "granted without a token")
     try:
@@ -273,7 +328,6 @@ def _decode(response: bytes) -> TimeStampResponse:
         decoded.signed_data.signer_infos  # noqa: B018
     except ValueError as error:
         raise TimestampError("bad_response", "malformed token") from error
-    return decoded
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -295,15 +349,28 @@ def _chain(
         current = chain[-1]
         if current in roots:
             return chain
-        root = next((cert for cert in roots if _issued_by(current, cert)), None)
+        root = _issuer_among(current, roots)
         if root is not None:
             return [*chain, root]
-        issuer = next((c for c in pool if c not in chain and _issued_by(current, c)), None)
-        if issuer is None:
-            name = current.issuer.rfc4514_string()[:200]
-            raise TimestampError("untrusted", f"no trusted root for the issuer {name}")
-        chain.append(issuer)
+        chain.append(_intermediate(current, pool, chain))
     raise TimestampError("untrusted", "certificate chain too long")
+
+
+def _issuer_among(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate]
+) -> x509.Certificate | None:
+    return next((issuer for issuer in candidates if _issued_by(certificate, issuer)), None)
+
+
+def _intermediate(
+    current: x509.Certificate, pool: Sequence[x509.Certificate], chain: list[x509.Certificate]
+) -> x509.Certificate:
+    """The certificate of ``pool``, not yet in ``chain``, that issued ``current``."""
+    issuer = _issuer_among(current, (c for c in pool if c not in chain))
+    if issuer is None:
+        name = current.issuer.rfc4514_string()[:200]
+        raise TimestampError("untrusted", f"no trusted root for the issuer {name}")
+    return issuer
 
 
 def _verify(
@@ -333,28 +400,68 @@ def _verify_decoded(
     nonce: int | None,
 ) -> tuple[datetime, list[x509.Certificate]]:
     info = decoded.tst_info
+    _check_imprint(info, digest)
+    _check_nonce(info, nonce)
+    gen_time = _utc(info.gen_time)
+    leaf, pool = _signer(decoded.signed_data, extra_certificates)
+    _check_usage(leaf)
+    chain = _chain(leaf, pool, roots)
+    _check_validity(chain, gen_time)
+    _check_signature(decoded, digest, chain, nonce)
+    return gen_time, chain
+
+
+def _check_imprint(info: TimeStampTokenInfo, digest: bytes) -> None:
     imprint = info.message_imprint
     if imprint.hash_algorithm.dotted_string != SHA256_OID or imprint.message != digest:
         raise TimestampError("wrong_digest", "the token covers another digest")
+
+
+def _check_nonce(info: TimeStampTokenInfo, nonce: int | None) -> None:
+    """The token answers our request (when we made one)."""
     if nonce is not None and info.nonce != nonce:
         raise TimestampError("wrong_nonce", "the token answers another request")
-    gen_time = info.gen_time
-    gen_time = gen_time.replace(tzinfo=UTC) if gen_time.tzinfo is None else gen_time
-    gen_time = gen_time.astimezone(UTC)
 
-    signed_data = decoded.signed_data
+
+def _utc(moment: datetime) -> datetime:
+    """An aware time in UTC (a naive one taken as UTC)."""
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(UTC)
+
+
+def _signer(
+    signed_data: SignedData, extra_certificates: Sequence[x509.Certificate]
+) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """The authority's certificate, and every certificate at hand: those in the token, then
+    the ``extra`` ones it lacks."""
+    signer = _only_signer(signed_data)
+    pool = _pool(signed_data, extra_certificates)
+    leaf = next((c for c in pool if _identifies(c, signer)), None)
+    if leaf is None:
+        raise TimestampError("no_certificate", "the authority's certificate is missing")
+    return leaf, pool
+
+
+def _only_signer(signed_data: SignedData) -> SignerInfo:
     signers = list(signed_data.signer_infos)
     if len(signers) != 1:
         raise TimestampError("bad_response", f"{len(signers)} signers instead of one")
+    return signers[0]
+
+
+def _pool(
+    signed_data: SignedData, extra_certificates: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
     embedded = [x509.load_der_x509_certificate(der) for der in signed_data.certificates]
-    pool = [*embedded, *(c for c in extra_certificates if c not in embedded)]
-    signer = signers[0]
-    leaf = next(
-        (c for c in pool if c.issuer == signer.issuer and c.serial_number == signer.serial_number),
-        None,
-    )
-    if leaf is None:
-        raise TimestampError("no_certificate", "the authority's certificate is missing")
+    return [*embedded, *(c for c in extra_certificates if c not in embedded)]
+
+
+def _identifies(certificate: x509.Certificate, signer: SignerInfo) -> bool:
+    """Whether ``certificate`` is the one the signer info names (issuer and serial)."""
+    return certificate.issuer == signer.issuer and certificate.serial_number == signer.serial_number
+
+
+def _check_usage(leaf: x509.Certificate) -> None:
+    """The authority's certificate is for time stamping only (critical extended key usage)."""
     try:
         usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -362,18 +469,24 @@ def _verify_decoded(
     if not usage.critical or ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
         raise TimestampError("bad_certificate", "not a time-stamping certificate")
 
-    chain = _chain(leaf, pool, roots)
+
+def _check_validity(chain: list[x509.Certificate], gen_time: datetime) -> None:
     for certificate in chain:
         if not certificate.not_valid_before_utc <= gen_time <= certificate.not_valid_after_utc:
             name = certificate.subject.rfc4514_string()[:200]
             raise TimestampError("untrusted", f"{name} was not valid at the token's time")
-    # The library checks the CMS signature over the token and the chain again, at gen_time.
+
+
+def _check_signature(
+    decoded: TimeStampResponse, digest: bytes, chain: list[x509.Certificate], nonce: int | None
+) -> None:
+    """The library checks the CMS signature over the token and the chain again, at the
+    token's time."""
     verifier = VerifierBuilder(roots=[chain[-1]], intermediates=chain[1:-1], nonce=nonce).build()
     try:
         verifier.verify(decoded, digest)
     except (VerificationError, ValueError) as error:
         raise TimestampError("bad_signature", str(error)[:200]) from error
-    return gen_time, chain
 
 
 async def request_token(
@@ -390,35 +503,7 @@ async def request_token(
     whether a later attempt may succeed). The caller retries with backoff.
     """
     nonce = secrets.randbits(64)
-    query = build_query(digest, nonce)
-    headers = {"Content-Type": QUERY_TYPE, "Accept": "application/timestamp-reply"}
-    body = bytearray()
-    try:
-        async with (
-            asyncio.timeout(timeout),
-            client.stream("POST", url, content=query, headers=headers, timeout=timeout) as reply,
-        ):
-            status = reply.status_code
-            if status != 200:
-                retryable = status in (408, 429) or status >= 500
-                raise TimestampError(f"http_{status}", retryable=retryable)
-            content_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type not in REPLY_TYPES:
-                raise TimestampError("bad_content_type", content_type[:100])
-            async for chunk in reply.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise TimestampError("too_large", f"over {MAX_RESPONSE_BYTES} bytes")
-    except (TimeoutError, httpx.TimeoutException) as error:
-        raise TimestampError("timeout", f"no answer in {timeout:g} s", retryable=True) from error
-    except httpx.TransportError as error:
-        raise TimestampError("unreachable", type(error).__name__, retryable=True) from error
-    except httpx.DecodingError as error:
-        raise TimestampError("bad_response", "undecodable body") from error
-    except httpx.InvalidURL as error:
-        raise TimestampError("bad_url", str(error)[:200]) from error
-
-    response = bytes(body)
+    response = await _post(client, url, build_query(digest, nonce), timeout)
     decoded = _decode(response)
     gen_time, chain = _verify(decoded, digest, (), roots.certificates, nonce)
     return StampedToken(
@@ -429,6 +514,63 @@ async def request_token(
         serial=decoded.tst_info.serial_number,
         digest=digest,
     )
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    url: str,
+    query: bytes,
+    timeout: float,  # noqa: ASYNC109 - bounds the whole exchange, not one await
+) -> bytes:
+    """The authority's reply to ``query``, within ``timeout`` seconds in all."""
+    headers = {"Content-Type": QUERY_TYPE, "Accept": "application/timestamp-reply"}
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            client.stream("POST", url, content=query, headers=headers, timeout=timeout) as reply,
+        ):
+            _check_reply(reply)
+            return await _read_reply(reply)
+    except (TimeoutError, httpx.TransportError, httpx.DecodingError, httpx.InvalidURL) as error:
+        raise _exchange_error(error, timeout) from error
+
+
+def _exchange_error(error: Exception, timeout: float) -> TimestampError:
+    """What a failed exchange with an authority means (timeouts and transport errors are
+    worth retrying)."""
+    if isinstance(error, (TimeoutError, httpx.TimeoutException)):
+        return TimestampError("timeout", f"no answer in {timeout:g} s", retryable=True)
+    if isinstance(error, httpx.TransportError):
+        return TimestampError("unreachable", type(error).__name__, retryable=True)
+    if isinstance(error, httpx.DecodingError):
+        return TimestampError("bad_response", "undecodable body")
+    return TimestampError("bad_url", str(error)[:200])
+
+
+def _check_reply(reply: httpx.Response) -> None:
+    """A timestamp reply: HTTP 200 with a timestamp reply's content type."""
+    status = reply.status_code
+    if status != 200:
+        raise TimestampError(f"http_{status}", retryable=_retryable(status))
+    content_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in REPLY_TYPES:
+        raise TimestampError("bad_content_type", content_type[:100])
+
+
+def _retryable(status: int) -> bool:
+    """Whether an HTTP status says to ask again later: request timeout, too many requests,
+    a server error."""
+    return status in (408, 429) or status >= 500
+
+
+async def _read_reply(reply: httpx.Response) -> bytes:
+    """The reply's body, refused past :data:`MAX_RESPONSE_BYTES`."""
+    body = bytearray()
+    async for chunk in reply.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise TimestampError("too_large", f"over {MAX_RESPONSE_BYTES} bytes")
+    return bytes(body)
 
 
 def _self_signed(certificate: x509.Certificate) -> bool:
@@ -451,11 +593,18 @@ def check_token(
     except ValueError as error:
         raise TimestampError("bad_response", "the stored certificates are unreadable") from error
     decoded = _decode(response)
+    gen_time, _ = _verify(decoded, digest, stored, _trusted(roots, stored), None)
+    return gen_time
+
+
+def _trusted(
+    roots: TrustRoots | None, stored: list[x509.Certificate]
+) -> Sequence[x509.Certificate]:
+    """``roots``' certificates, else the self-signed ones among those stored with a token."""
     trusted = roots.certificates if roots is not None else [c for c in stored if _self_signed(c)]
     if not trusted:
         raise TimestampError("untrusted", "no root certificate among the stored certificates")
-    gen_time, _ = _verify(decoded, digest, stored, trusted, None)
-    return gen_time
+    return trusted
 
 
 def openssl_verify_command(
@@ -469,7 +618,7 @@ def openssl_verify_command(
     by default; ``at`` (for instance the token's time) checks them at that moment instead,
     which is what an old token, signed by a since-expired certificate, needs.
     """
-    if len(digest_hex) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest_hex):
+    if not _SHA256_HEX.fullmatch(digest_hex):
         raise ValueError("the digest must be 64 hexadecimal digits (a SHA-256)")
     command = [
         "openssl", "ts", "-verify", "-digest", digest_hex.lower(),

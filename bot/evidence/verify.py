@@ -22,12 +22,14 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from enum import IntFlag
+from functools import partial
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +52,9 @@ from db.models import (
     Tip,
     TipNote,
 )
+
+if TYPE_CHECKING:
+    from bot.evidence.timestamp import TrustRoots
 
 PAGE = 1000
 # Actions after which a tip's testimony is gone on purpose (content erased, custody kept).
@@ -141,42 +146,63 @@ _ENTRY_COLUMNS = (
     CustodyEntry.format,
     CustodyEntry.body_digest,
 )
+# A head that an ``anchored`` entry says was published: (seq, hash, where it is said).
+Claim = tuple[int, str, str]
+_Row = TypeVar("_Row")
+
+
+async def _keyset_pages(
+    fetch: Callable[[int], Awaitable[Sequence[_Row]]],
+    key: Callable[[_Row], int],
+    after: int = 0,
+) -> AsyncIterator[Sequence[_Row]]:
+    """Pages of rows in key order, each ``fetch``ed after the last key of the one before,
+    until one comes back empty: memory stays flat however many rows there are."""
+    last = after
+    while True:
+        rows = await fetch(last)
+        if not rows:
+            return
+        yield rows
+        last = key(rows[-1])
+
+
+async def _entry_page(session: AsyncSession, after: int) -> Sequence[Any]:
+    return (
+        await session.execute(
+            select(*_ENTRY_COLUMNS)
+            .where(CustodyEntry.seq > after)
+            .order_by(CustodyEntry.seq)
+            .limit(PAGE * 5)
+        )
+    ).all()
 
 
 async def _entries(session: AsyncSession, after: int) -> AsyncIterator[Any]:
     """Entries after ``after`` in order, as plain rows, a page at a time."""
-    last = after
-    while True:
-        rows = (
-            await session.execute(
-                select(*_ENTRY_COLUMNS)
-                .where(CustodyEntry.seq > last)
-                .order_by(CustodyEntry.seq)
-                .limit(PAGE * 5)
-            )
-        ).all()
-        if not rows:
-            return
+    async for rows in _keyset_pages(partial(_entry_page, session), attrgetter("seq"), after):
         for row in rows:
             yield row
-        last = rows[-1].seq
 
 
-def _entry_problem(entry: Any, v2_from: int) -> str | None:
-    """Whether the entry's own hash (and stored body digest) match its content."""
+def _altered(entry: Any, v2_from: int) -> bool:
+    """Whether the entry's own hash (and stored body digest) no longer match its content."""
     time_text = custody.entry_time(entry.created_at)
     if entry.format == CUSTODY_V2:
-        digest = verifier.body_digest(
-            time_text, entry.actor, entry.action, entry.tip_id, entry.details
-        )
-        if (
-            entry.body_digest != digest
-            or verifier.v2_hash(entry.seq, entry.prev_hash, digest) != entry.hash
-        ):
-            return "altered_entry"
-        return None
-    if entry.seq >= v2_from or entry.body_digest is not None:
-        return "altered_entry"
+        return _v2_altered(entry, time_text)
+    # Format 1 only before the switch, and without a body digest.
+    return entry.seq >= v2_from or entry.body_digest is not None or _v1_altered(entry, time_text)
+
+
+def _v2_altered(entry: Any, time_text: str) -> bool:
+    digest = verifier.body_digest(time_text, entry.actor, entry.action, entry.tip_id, entry.details)
+    stored: str | None = entry.body_digest
+    stated: str = entry.hash
+    return stored != digest or verifier.v2_hash(entry.seq, entry.prev_hash, digest) != stated
+
+
+def _v1_altered(entry: Any, time_text: str) -> bool:
+    stated: str = entry.hash
     expected = verifier.v1_hash(
         entry.seq,
         time_text,
@@ -186,184 +212,244 @@ def _entry_problem(entry: Any, v2_from: int) -> str | None:
         entry.details,
         entry.prev_hash,
     )
-    return None if expected == entry.hash else "altered_entry"
+    return expected != stated
 
 
-async def check_chain(
-    session: AsyncSession, report: Report, *, since: int = 0, progress: Progress = _quiet
-) -> list[tuple[int, str, str]]:
-    """Walk the chain (from ``since``, trusting that entry), naming every altered, missing
-    or misplaced entry and a head that does not match; return the heads that ``anchored``
-    entries claim were published, as (seq, hash, where)."""
-    head = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
-    report.head_seq, report.head_hash = head.seq, head.hash
-    v2_from = head.v2_from_seq
-    expected_seq, expected_prev = since + 1, verifier.GENESIS_HASH
-    if since:
-        start = await session.get(CustodyEntry, since)
-        if start is None:
-            report.add(Kind.CHAIN, "missing_entry", f"entry {since} (--since) is not in the chain")
-            return []
-        expected_prev = start.hash
-    claims: list[tuple[int, str, str]] = []
-    async for entry in _entries(session, since):
-        if entry.seq != expected_seq:
-            report.add(
+def _claim(entry: Any) -> Claim | None:
+    """The head an ``anchored`` entry says was published, if it says one."""
+    details = entry.details
+    if isinstance(details.get("seq"), int) and isinstance(details.get("hash"), str):
+        return details["seq"], details["hash"], f"entry {entry.seq}"
+    return None
+
+
+class _ChainWalk:
+    """The walk along the chain: each entry against the one expected next (its position and
+    link) and against its own hash; the heads that ``anchored`` entries claim, collected."""
+
+    def __init__(self, report: Report, v2_from: int, seq: int, prev: str) -> None:
+        self.report = report
+        self.v2_from = v2_from
+        self.seq = seq  # the entry expected next
+        self.prev = prev  # the hash it must link to
+        self.claims: list[Claim] = []
+
+    def step(self, entry: Any) -> None:
+        self._check_link(entry)
+        if _altered(entry, self.v2_from):
+            self.report.add(
                 Kind.CHAIN,
-                "missing_entry",
-                f"entries {expected_seq}–{entry.seq - 1} are missing",
-                seq=expected_seq,
-            )
-        elif entry.prev_hash != expected_prev:
-            report.add(
-                Kind.CHAIN,
-                "broken_link",
-                f"entry {entry.seq} does not link to the entry before it",
-                seq=entry.seq,
-            )
-        problem = _entry_problem(entry, v2_from)
-        if problem is not None:
-            report.add(
-                Kind.CHAIN,
-                problem,
+                "altered_entry",
                 f"entry {entry.seq} ({entry.action}) was altered: its hash does not match it",
                 seq=entry.seq,
                 tip=entry.tip_id,
             )
         if entry.action == "anchored":
-            details = entry.details
-            if isinstance(details.get("seq"), int) and isinstance(details.get("hash"), str):
-                claims.append((details["seq"], details["hash"], f"entry {entry.seq}"))
-        expected_seq, expected_prev = entry.seq + 1, entry.hash
-        report.entries += 1
+            self._collect_claim(entry)
+        self.seq, self.prev = entry.seq + 1, entry.hash
+        self.report.entries += 1
+
+    def check_head(self, head: CustodyHead) -> None:
+        last = self.seq - 1
+        if head.seq != last or head.hash != self.prev:
+            self.report.add(
+                Kind.CHAIN,
+                "head_mismatch",
+                f"the head row (entry {head.seq}, {head.hash[:16]}…) is not the chain's last "
+                f"entry (entry {last}, {self.prev[:16]}…)",
+                seq=head.seq,
+            )
+
+    def _check_link(self, entry: Any) -> None:
+        if entry.seq != self.seq:
+            self.report.add(
+                Kind.CHAIN,
+                "missing_entry",
+                f"entries {self.seq}–{entry.seq - 1} are missing",
+                seq=self.seq,
+            )
+        elif entry.prev_hash != self.prev:
+            self.report.add(
+                Kind.CHAIN,
+                "broken_link",
+                f"entry {entry.seq} does not link to the entry before it",
+                seq=entry.seq,
+            )
+
+    def _collect_claim(self, entry: Any) -> None:
+        claim = _claim(entry)
+        if claim is not None:
+            self.claims.append(claim)
+
+
+async def _start(session: AsyncSession, report: Report, since: int) -> str | None:
+    """The hash the walk starts from: genesis, or entry ``since``'s (trusted); None (and a
+    problem) when that entry is not there."""
+    if not since:
+        return verifier.GENESIS_HASH
+    start = await session.get(CustodyEntry, since)
+    if start is None:
+        report.add(Kind.CHAIN, "missing_entry", f"entry {since} (--since) is not in the chain")
+        return None
+    return start.hash
+
+
+async def check_chain(
+    session: AsyncSession, report: Report, *, since: int = 0, progress: Progress = _quiet
+) -> list[Claim]:
+    """Walk the chain (from ``since``, trusting that entry), naming every altered, missing
+    or misplaced entry and a head that does not match; return the heads that ``anchored``
+    entries claim were published, as (seq, hash, where)."""
+    head = (await session.execute(select(CustodyHead).where(CustodyHead.id == 1))).scalar_one()
+    report.head_seq, report.head_hash = head.seq, head.hash
+    start = await _start(session, report, since)
+    if start is None:
+        return []
+    walk = _ChainWalk(report, head.v2_from_seq, since + 1, start)
+    async for entry in _entries(session, since):
+        walk.step(entry)
         if report.entries % PAGE == 0:
             progress("chain", report.entries, head.seq - since)
-    last = expected_seq - 1
-    if head.seq != last or head.hash != expected_prev:
-        report.add(
-            Kind.CHAIN,
-            "head_mismatch",
-            f"the head row (entry {head.seq}, {head.hash[:16]}…) is not the chain's last entry "
-            f"(entry {last}, {expected_prev[:16]}…)",
-            seq=head.seq,
-        )
+    walk.check_head(head)
     progress("chain", report.entries, report.entries)
-    return claims
+    return walk.claims
 
 
-async def check_anchors(
-    session: AsyncSession, report: Report, claims: list[tuple[int, str, str]]
-) -> None:
+async def check_anchors(session: AsyncSession, report: Report, claims: list[Claim]) -> None:
     """Every head ever published must still be in the chain with the published hash: a
     truncated or re-chained log fails here even when it is internally consistent."""
+    for head in await _published(session) + claims:
+        report.anchors += 1
+        _check_anchor(report, head, await session.get(CustodyEntry, head[0]))
+
+
+def _check_anchor(report: Report, head: Claim, entry: CustodyEntry | None) -> None:
+    """A published head against the chain's ``entry`` at its place."""
+    seq, digest, where = head
+    if entry is not None and entry.hash == digest:
+        return
+    found = "is missing" if entry is None else f"has hash {entry.hash[:16]}…"
+    report.add(
+        Kind.CHAIN,
+        "anchor_mismatch",
+        f"the head published by {where} (entry {seq}, {digest[:16]}…) is not in the "
+        f"chain: entry {seq} {found}",
+        seq=seq,
+    )
+
+
+async def _published(session: AsyncSession) -> list[Claim]:
+    """The heads of the posted anchors."""
     rows = (
         await session.execute(
             select(Anchor.id, Anchor.seq, Anchor.hash).where(Anchor.status == ANCHOR_POSTED)
         )
     ).all()
-    published = [(seq, digest, f"anchor {anchor_id}") for anchor_id, seq, digest in rows]
-    for seq, digest, where in published + claims:
-        report.anchors += 1
-        entry = await session.get(CustodyEntry, seq)
-        if entry is None or entry.hash != digest:
-            found = "is missing" if entry is None else f"has hash {entry.hash[:16]}…"
-            report.add(
-                Kind.CHAIN,
-                "anchor_mismatch",
-                f"the head published by {where} (entry {seq}, {digest[:16]}…) is not in the "
-                f"chain: entry {seq} {found}",
-                seq=seq,
-            )
+    return [(seq, digest, f"anchor {anchor_id}") for anchor_id, seq, digest in rows]
 
 
 # ---------------------------------------------------------------------------- records
 
 
-async def _tip_pages(session: AsyncSession) -> AsyncIterator[list[Tip]]:
-    last = 0
-    while True:
-        tips = list(
-            (
-                await session.execute(
-                    select(Tip).where(Tip.id > last).order_by(Tip.id).limit(PAGE // 2)
-                )
-            ).scalars()
+async def _tip_page(session: AsyncSession, after: int) -> Sequence[Tip]:
+    return (
+        (await session.execute(select(Tip).where(Tip.id > after).order_by(Tip.id).limit(PAGE // 2)))
+        .scalars()
+        .all()
+    )
+
+
+def _tip_pages(session: AsyncSession) -> AsyncIterator[Sequence[Tip]]:
+    return _keyset_pages(partial(_tip_page, session), attrgetter("id"))
+
+
+@dataclass(slots=True)
+class _TipRows:
+    """What one tip's records are checked against: its record entries (in order), media
+    rows and answers and additions; and the SHA-256 of the media rows of its page."""
+
+    entries: list[Any]
+    media: list[Media]
+    notes: list[TipNote]
+    sha_by_media: dict[int, str | None]
+
+
+@dataclass(slots=True)
+class _Page:
+    """The rows of a page of tips, grouped by tip."""
+
+    entries: dict[int, list[Any]]
+    media: dict[int, list[Media]]
+    notes: dict[int, list[TipNote]]
+    sha_by_media: dict[int, str | None]
+
+    def of(self, tip_id: int) -> _TipRows:
+        return _TipRows(
+            self.entries.get(tip_id, []),
+            self.media.get(tip_id, []),
+            self.notes.get(tip_id, []),
+            self.sha_by_media,
         )
-        if not tips:
-            return
-        yield tips
-        last = tips[-1].id
+
+
+class _OfTip(Protocol):
+    @property
+    def tip_id(self) -> int: ...
+
+
+_TipRow = TypeVar("_TipRow", bound=_OfTip)
+
+
+def _by_tip(rows: Iterable[_TipRow]) -> dict[int, list[_TipRow]]:
+    grouped: dict[int, list[_TipRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.tip_id, []).append(row)
+    return grouped
+
+
+async def _load_page(session: AsyncSession, ids: list[int]) -> _Page:
+    entries = (
+        await session.execute(
+            select(CustodyEntry.seq, CustodyEntry.tip_id, CustodyEntry.action, CustodyEntry.details)
+            .where(
+                CustodyEntry.tip_id.in_(ids),
+                CustodyEntry.action.in_(RECORD_ACTIONS | ERASING_ACTIONS),
+            )
+            .order_by(CustodyEntry.seq)
+        )
+    ).all()
+    media = list(
+        (
+            await session.execute(select(Media).where(Media.tip_id.in_(ids)).order_by(Media.id))
+        ).scalars()
+    )
+    notes = (
+        await session.execute(
+            select(TipNote).where(TipNote.tip_id.in_(ids), TipNote.kind.in_(("answer", "addition")))
+        )
+    ).scalars()
+    sha_by_media = {item.id: item.sha256 for item in media}
+    return _Page(_by_tip(entries), _by_tip(media), _by_tip(notes), sha_by_media)
 
 
 async def check_records(session: AsyncSession, report: Report) -> None:
     """Recompute every record digest from the rows and compare it with its entry."""
     async for tips in _tip_pages(session):
-        ids = [tip.id for tip in tips]
-        entries = (
-            await session.execute(
-                select(
-                    CustodyEntry.seq, CustodyEntry.tip_id, CustodyEntry.action, CustodyEntry.details
-                )
-                .where(
-                    CustodyEntry.tip_id.in_(ids),
-                    CustodyEntry.action.in_(RECORD_ACTIONS | ERASING_ACTIONS),
-                )
-                .order_by(CustodyEntry.seq)
-            )
-        ).all()
-        media = list(
-            (
-                await session.execute(select(Media).where(Media.tip_id.in_(ids)).order_by(Media.id))
-            ).scalars()
-        )
-        notes = list(
-            (
-                await session.execute(
-                    select(TipNote).where(
-                        TipNote.tip_id.in_(ids), TipNote.kind.in_(("answer", "addition"))
-                    )
-                )
-            ).scalars()
-        )
-        by_tip: dict[int, list[Any]] = {}
-        for row in entries:
-            by_tip.setdefault(row.tip_id, []).append(row)
-        media_by_tip: dict[int, list[Media]] = {}
-        for item in media:
-            media_by_tip.setdefault(item.tip_id, []).append(item)
-        sha_by_media = {item.id: item.sha256 for item in media}
-        notes_by_tip: dict[int, list[TipNote]] = {}
-        for note in notes:
-            notes_by_tip.setdefault(note.tip_id, []).append(note)
+        page = await _load_page(session, [tip.id for tip in tips])
         for tip in tips:
-            _check_tip(
-                report,
-                tip,
-                by_tip.get(tip.id, []),
-                media_by_tip.get(tip.id, []),
-                notes_by_tip.get(tip.id, []),
-                sha_by_media,
-            )
+            _check_tip(report, tip, page.of(tip.id))
         session.expunge_all()
 
 
-def _check_tip(
-    report: Report,
-    tip: Tip,
-    entries: list[Any],
-    media: list[Media],
-    notes: list[TipNote],
-    sha_by_media: dict[int, str | None],
-) -> None:
+def _check_tip(report: Report, tip: Tip, rows: _TipRows) -> None:
     """One tip's media rows against their receipts, and, unless it is a draft or was erased
     on purpose, its testimony and notes against their record digests."""
     report.tips += 1
-    _check_media(report, tip, entries, media)
-    erased = any(row.action in ERASING_ACTIONS for row in entries) or tip.purged_at is not None
-    if tip.status == TIP_DRAFT or erased:
+    _check_media(report, tip, rows.entries, rows.media)
+    if tip.status == TIP_DRAFT or _erased(tip, rows.entries):
         return
-    submitted = [row for row in entries if row.action == "submitted"]
-    if not submitted:
+    submitted = _last_submitted(rows.entries)
+    if submitted is None:
         report.add(
             Kind.RECORDS,
             "unrecorded_tip",
@@ -371,94 +457,136 @@ def _check_tip(
             tip=tip.id,
         )
         return
-    recorded = submitted[-1].details.get("record")
-    report_media = [m for m in media if m.origin == testimony.REPORT_ORIGIN]
-    if recorded is not None and recorded != testimony.testimony_digest(tip, report_media):
-        report.add(
-            Kind.RECORDS,
-            "tip_altered",
-            f"tip {tip.reference} no longer matches what was submitted "
-            f"(entry {submitted[-1].seq}): its fields or files were changed",
-            seq=submitted[-1].seq,
-            tip=tip.id,
-        )
-    _check_notes(report, tip, entries, notes, sha_by_media)
+    _check_testimony(report, tip, submitted, rows.media)
+    _check_notes(report, tip, rows)
+
+
+def _last_submitted(entries: list[Any]) -> Any | None:
+    """The tip's last ``submitted`` entry: its testimony's record."""
+    return next((row for row in reversed(entries) if row.action == "submitted"), None)
+
+
+def _erased(tip: Tip, entries: list[Any]) -> bool:
+    """Whether the tip's content was erased on purpose (its custody entries stay)."""
+    return any(row.action in ERASING_ACTIONS for row in entries) or tip.purged_at is not None
+
+
+def _check_testimony(report: Report, tip: Tip, submitted: Any, media: list[Media]) -> None:
+    """The tip's fields and files against the record digest of its last submitted entry."""
+    recorded = submitted.details.get("record")
+    if recorded is None or recorded == testimony.testimony_digest(tip, _report_media(media)):
+        return
+    report.add(
+        Kind.RECORDS,
+        "tip_altered",
+        f"tip {tip.reference} no longer matches what was submitted "
+        f"(entry {submitted.seq}): its fields or files were changed",
+        seq=submitted.seq,
+        tip=tip.id,
+    )
+
+
+def _report_media(media: list[Media]) -> list[Media]:
+    """The media rows of the files sent with the report itself."""
+    return [item for item in media if item.origin == testimony.REPORT_ORIGIN]
 
 
 def _check_media(report: Report, tip: Tip, entries: list[Any], media: list[Media]) -> None:
-    receipts = {
-        row.details.get("media_id"): row for row in entries if row.action == "file_received"
-    }
+    receipts = _receipts(entries)
     for item in media:
         report.media += 1
-        receipt = receipts.get(item.id)
-        where = f"media row {item.id} of tip {tip.reference}"
-        if receipt is None:
+        problem = _media_problem(item, receipts.get(item.id))
+        if problem is not None:
+            code, text, seq = problem
             report.add(
                 Kind.RECORDS,
-                "unrecorded_media",
-                f"{where} has no file_received entry",
-                tip=tip.id,
-                media=item.id,
-            )
-        elif receipt.details.get("sha256") != item.sha256:
-            report.add(
-                Kind.RECORDS,
-                "media_altered",
-                f"{where}: its SHA-256 differs from its receipt (entry {receipt.seq})",
-                seq=receipt.seq,
-                tip=tip.id,
-                media=item.id,
-            )
-        elif item.storage_key and not item.storage_key.endswith(item.sha256 or "-"):
-            report.add(
-                Kind.RECORDS,
-                "media_altered",
-                f"{where} points at another file",
+                code,
+                f"media row {item.id} of tip {tip.reference}{text}",
+                seq=seq,
                 tip=tip.id,
                 media=item.id,
             )
 
 
-def _check_notes(
-    report: Report,
-    tip: Tip,
-    entries: list[Any],
-    notes: list[TipNote],
-    sha_by_media: dict[int, str | None],
-) -> None:
-    note_entries = {
+def _receipts(entries: list[Any]) -> dict[Any, Any]:
+    """{media id: its file_received entry}."""
+    return {row.details.get("media_id"): row for row in entries if row.action == "file_received"}
+
+
+def _media_problem(item: Media, receipt: Any) -> tuple[str, str, int | None] | None:
+    """(code, the rest of the message, the receipt's seq) when a media row no longer
+    matches its file_received receipt."""
+    if receipt is None:
+        return "unrecorded_media", " has no file_received entry", None
+    if receipt.details.get("sha256") != item.sha256:
+        text = f": its SHA-256 differs from its receipt (entry {receipt.seq})"
+        return "media_altered", text, receipt.seq
+    if _points_elsewhere(item):
+        return "media_altered", " points at another file", None
+    return None
+
+
+def _points_elsewhere(item: Media) -> bool:
+    """Whether a media row's original is stored under another file's content address."""
+    key = item.storage_key
+    if not key:
+        return False
+    return not key.endswith(item.sha256 or "-")
+
+
+def _check_notes(report: Report, tip: Tip, rows: _TipRows) -> None:
+    entries = _note_entries(rows.entries)
+    for note in rows.notes:
+        _check_note(report, tip, note, entries.get(note.id), rows.sha_by_media)
+
+
+def _note_entries(entries: list[Any]) -> dict[Any, Any]:
+    """{note id: entry} of the entries that recorded an answer or an addition."""
+    return {
         row.details.get("note"): row
         for row in entries
         if row.action in ("answer_received", "information_added")
     }
-    for note in notes:
-        row = note_entries.get(note.id)
-        recorded = None if row is None else row.details.get("record")
-        if row is None or recorded is None:
-            continue
-        sha256 = None if note.media_id is None else sha_by_media.get(note.media_id)
-        if testimony.note_digest(tip.reference, note, sha256) != recorded:
-            report.add(
-                Kind.RECORDS,
-                "note_altered",
-                f"the {note.kind} {note.id} of tip {tip.reference} no longer matches "
-                f"entry {row.seq}",
-                seq=row.seq,
-                tip=tip.id,
-            )
+
+
+def _check_note(
+    report: Report, tip: Tip, note: TipNote, row: Any, sha_by_media: dict[int, str | None]
+) -> None:
+    """An answer or addition (with its file's SHA-256) against its entry's record digest,
+    when the entry recorded one."""
+    recorded = None if row is None else row.details.get("record")
+    if recorded is None:
+        return
+    sha256 = _note_file_sha256(note, sha_by_media)
+    if testimony.note_digest(tip.reference, note, sha256) != recorded:
+        report.add(
+            Kind.RECORDS,
+            "note_altered",
+            f"the {note.kind} {note.id} of tip {tip.reference} no longer matches entry {row.seq}",
+            seq=row.seq,
+            tip=tip.id,
+        )
+
+
+def _note_file_sha256(note: TipNote, sha_by_media: dict[int, str | None]) -> str | None:
+    return None if note.media_id is None else sha_by_media.get(note.media_id)
 
 
 # ---------------------------------------------------------------------------- files
 
 
-def _originals(store: MediaStore) -> Iterator[Path]:
-    root = store.root / "originals"
-    if not root.is_dir():
-        return
-    for directory, _dirs, names in os.walk(root):
+def _originals(store: MediaStore, only: set[str] | None = None) -> Iterator[Path]:
+    """Every file under the store's originals/ (none if there is no such folder), or those
+    named in ``only``."""
+    for directory, _dirs, names in os.walk(store.root / "originals"):
         for name in sorted(names):
-            yield Path(directory) / name
+            if _in_scope(only, name):
+                yield Path(directory) / name
+
+
+def _in_scope(only: set[str] | None, sha256: str | None) -> bool:
+    """Whether a file is to be checked: all are, unless ``only`` names some."""
+    return only is None or sha256 in only
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -478,6 +606,81 @@ async def _referenced(session: AsyncSession, shas: list[str]) -> set[str]:
     return {sha for (sha,) in rows.all() if sha}
 
 
+# An original on its way: its path and, when it is re-hashed, (SHA-256, size) to come.
+_Hashing = asyncio.Future[tuple[str, int]]
+
+
+class _Originals:
+    """Originals being checked, settled a batch at a time: each re-hashed one against its
+    name (its content address), each one against the media rows that reference it."""
+
+    BATCH = 64
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        store: MediaStore,
+        report: Report,
+        progress: Progress,
+        total: int | None,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.report = report
+        self.progress = progress
+        self.total = total  # bytes to re-hash, None when not re-hashing
+        self.done = 0
+        self.pending: list[tuple[Path, _Hashing | None]] = []
+
+    async def check(self, paths: Iterable[Path], *, rehash: bool) -> None:
+        """Each of ``paths`` (re-hashed, on two threads, if ``rehash``)."""
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify-hash") as pool:
+            for path in paths:
+                future = loop.run_in_executor(pool, _hash_file, path) if rehash else None
+                await self._add(path, future)
+            if self.pending:
+                await self._settle_batch()
+
+    async def _add(self, path: Path, future: _Hashing | None) -> None:
+        self.pending.append((path, future))
+        if len(self.pending) >= self.BATCH:
+            await self._settle_batch()
+
+    async def _settle_batch(self) -> None:
+        async with self.sessions() as session:
+            used = await _referenced(session, [path.name for path, _ in self.pending])
+        for path, future in self.pending:
+            await self._settle(path, future, used)
+        self.pending.clear()
+        self.progress("files", self.done, self.total)
+
+    async def _settle(self, path: Path, future: _Hashing | None, used: set[str]) -> None:
+        relative = str(path.relative_to(self.store.root))
+        if future is not None:
+            self._compare(relative, path.name, *await future)
+        if path.name not in used:
+            self.report.add(
+                Kind.FILES,
+                "stray_file",
+                f"{relative} is referenced by no media row (stray or not erased)",
+                path=relative,
+            )
+
+    def _compare(self, relative: str, name: str, actual: str, size: int) -> None:
+        """A re-hashed original against its name."""
+        self.report.files += 1
+        self.report.bytes += size
+        self.done += size
+        if actual != name:
+            self.report.add(
+                Kind.FILES,
+                "altered_file",
+                f"{relative} was altered: its SHA-256 is now {actual}",
+                path=relative,
+            )
+
+
 async def check_files(
     sessions: SessionFactory,
     store: MediaStore,
@@ -490,81 +693,45 @@ async def check_files(
     """Re-hash every original (or those in ``only``), and match originals with media rows
     both ways: altered, missing and stray files are named by path and hash."""
     total = sum(p.stat().st_size for p in _originals(store)) if rehash else None
-    done = 0
-    pending: list[tuple[Path, asyncio.Future[tuple[str, int]] | None]] = []
-    loop = asyncio.get_running_loop()
-
-    async def settle() -> None:
-        nonlocal done
-        names = [path.name for path, _ in pending]
-        async with sessions() as session:
-            used = await _referenced(session, names)
-        for path, future in pending:
-            relative = str(path.relative_to(store.root))
-            if future is not None:
-                actual, size = await future
-                report.files += 1
-                report.bytes += size
-                done += size
-                if actual != path.name:
-                    report.add(
-                        Kind.FILES,
-                        "altered_file",
-                        f"{relative} was altered: its SHA-256 is now {actual}",
-                        path=relative,
-                    )
-            if path.name not in used:
-                report.add(
-                    Kind.FILES,
-                    "stray_file",
-                    f"{relative} is referenced by no media row (stray or not erased)",
-                    path=relative,
-                )
-        pending.clear()
-        progress("files", done, total)
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify-hash") as pool:
-        for path in _originals(store):
-            if only is not None and path.name not in only:
-                continue
-            future = loop.run_in_executor(pool, _hash_file, path) if rehash else None
-            pending.append((path, future))
-            if len(pending) >= 64:
-                await settle()
-        if pending:
-            await settle()
+    originals = _Originals(sessions, store, report, progress, total)
+    await originals.check(_originals(store, only), rehash=rehash)
     await _check_missing(sessions, store, report, only)
+
+
+async def _stored_media_page(sessions: SessionFactory, after: int) -> Sequence[Any]:
+    """A page of (id, tip id, SHA-256, storage key) of media rows with a stored original,
+    read in a session of its own."""
+    async with sessions() as session:
+        return (
+            await session.execute(
+                select(Media.id, Media.tip_id, Media.sha256, Media.storage_key)
+                .where(Media.id > after, Media.storage_key.is_not(None))
+                .order_by(Media.id)
+                .limit(PAGE)
+            )
+        ).all()
 
 
 async def _check_missing(
     sessions: SessionFactory, store: MediaStore, report: Report, only: set[str] | None
 ) -> None:
-    last = 0
-    while True:
-        async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Media.id, Media.tip_id, Media.sha256, Media.storage_key)
-                    .where(Media.id > last, Media.storage_key.is_not(None))
-                    .order_by(Media.id)
-                    .limit(PAGE)
-                )
-            ).all()
-        if not rows:
-            return
-        for media_id, tip_id, sha256, key in rows:
-            if only is not None and sha256 not in only:
-                continue
-            if key is not None and not (store.root / key).is_file():
-                report.add(
-                    Kind.FILES,
-                    "missing_file",
-                    f"the original of media row {media_id} ({key}, SHA-256 {sha256}) is missing",
-                    tip=tip_id,
-                    media=media_id,
-                    path=key,
-                )
-        last = rows[-1][0]
+    async for rows in _keyset_pages(partial(_stored_media_page, sessions), itemgetter(0)):
+        for row in rows:
+            _check_present(store, report, row, only)
+
+
+def _check_present(store: MediaStore, report: Report, row: Any, only: set[str] | None) -> None:
+    """A media row's original is where its storage key says (if it is to be checked)."""
+    media_id, tip_id, sha256, key = row
+    if _in_scope(only, sha256) and not (store.root / key).is_file():
+        report.add(
+            Kind.FILES,
+            "missing_file",
+            f"the original of media row {media_id} ({key}, SHA-256 {sha256}) is missing",
+            tip=tip_id,
+            media=media_id,
+            path=key,
+        )
 
 
 async def referenced_since(session: AsyncSession, since: int) -> set[str]:
@@ -596,6 +763,13 @@ async def check_timestamps(
     # The authorities' roots (TSA_CA_FILE, else the system's): a token re-signed under a
     # forger's own root must not pass.
     roots = timestamp.load_roots(ca_file)
+    recorded = await _recorded_tokens(session)
+    for token, anchor in rows:
+        _check_token(report, token, anchor, recorded.get((anchor.id, token.tsa_url)), roots)
+
+
+async def _recorded_tokens(session: AsyncSession) -> dict[tuple[int, str], str]:
+    """{(anchor id, authority): SHA-256 of the token} as the ``timestamped`` entries say."""
     recorded: dict[tuple[int, str], str] = {}
     for (details,) in (
         await session.execute(
@@ -605,31 +779,55 @@ async def check_timestamps(
         anchor_id, url = details.get("anchor"), details.get("tsa")
         if isinstance(anchor_id, int) and isinstance(url, str):
             recorded[(anchor_id, url)] = str(details.get("token_sha256"))
-    for token, anchor in rows:
-        where = f"the token of {token.tsa_url} for anchor {anchor.id} (entry {anchor.seq})"
-        if token.status != TIMESTAMP_OK or token.token is None:
-            report.warnings.append(f"{where} has not been obtained yet ({token.last_error})")
-            continue
-        report.tokens += 1
-        if recorded.get((anchor.id, token.tsa_url)) != hashlib.sha256(token.token).hexdigest():
-            report.add(
-                Kind.TIMESTAMPS,
-                "token_altered",
-                f"{where} is not the token its timestamped entry recorded",
-                seq=anchor.seq,
-            )
-            continue
-        try:
-            timestamp.check_token(
-                token.token, bytes.fromhex(anchor.hash), token.certificates or "", roots
-            )
-        except timestamp.TimestampError as exc:
-            report.add(
-                Kind.TIMESTAMPS,
-                "bad_token",
-                f"{where} does not verify ({exc.reason})",
-                seq=anchor.seq,
-            )
+    return recorded
+
+
+def _check_token(
+    report: Report,
+    token: TimestampToken,
+    anchor: Anchor,
+    recorded: str | None,
+    roots: TrustRoots,
+) -> None:
+    """A stored token against the digest its entry ``recorded``, then its signature."""
+    where = f"the token of {token.tsa_url} for anchor {anchor.id} (entry {anchor.seq})"
+    response = _obtained(report, token, where)
+    if response is None:
+        return
+    if recorded != hashlib.sha256(response).hexdigest():
+        report.add(
+            Kind.TIMESTAMPS,
+            "token_altered",
+            f"{where} is not the token its timestamped entry recorded",
+            seq=anchor.seq,
+        )
+        return
+    _check_signature(report, where, response, token.certificates or "", anchor, roots)
+
+
+def _obtained(report: Report, token: TimestampToken, where: str) -> bytes | None:
+    """The authority's response, once it was obtained (a warning until then)."""
+    if token.status != TIMESTAMP_OK or token.token is None:
+        report.warnings.append(f"{where} has not been obtained yet ({token.last_error})")
+        return None
+    report.tokens += 1
+    return token.token
+
+
+def _check_signature(
+    report: Report, where: str, token: bytes, certificates: str, anchor: Anchor, roots: TrustRoots
+) -> None:
+    from bot.evidence import timestamp
+
+    try:
+        timestamp.check_token(token, bytes.fromhex(anchor.hash), certificates, roots)
+    except timestamp.TimestampError as exc:
+        report.add(
+            Kind.TIMESTAMPS,
+            "bad_token",
+            f"{where} does not verify ({exc.reason})",
+            seq=anchor.seq,
+        )
 
 
 # ---------------------------------------------------------------------------- all of it

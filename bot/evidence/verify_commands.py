@@ -52,11 +52,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     with _progress(enabled=not args.json and sys.stderr.isatty()) as progress:
         report = asyncio.run(_verify(settings, args, progress))
-    if args.json:
+    _show(report, as_json=args.json)
+    return report.exit_code
+
+
+def _show(report: Report, *, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     else:
         _print(report)
-    return report.exit_code
 
 
 async def _verify(settings: Settings, args: argparse.Namespace, progress: Progress) -> Report:
@@ -113,12 +117,15 @@ def _progress(*, enabled: bool) -> Iterator[Progress]:
 
 
 def _size(count: int) -> str:
+    """Bytes in B, KB, MB, GB or TB (powers of 1000), one decimal past bytes."""
+    if count < 1000:
+        return f"{count} B"
     value = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
+    for unit in ("KB", "MB", "GB"):
         value /= 1000
-    return f"{count} B"
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
 
 
 def _print(report: Report) -> None:
@@ -126,9 +133,13 @@ def _print(report: Report) -> None:
         print(f"{problem.kind.upper()}: {problem.message}")
     for warning in report.warnings:
         print(f"warning: {warning}")
+    print(_summary(report))
+
+
+def _summary(report: Report) -> str:
     rate = report.bytes / report.seconds / 1e6 if report.seconds > 0 else 0.0
     verdict = "OK" if report.ok else f"{len(report.problems)} problem(s), exit {report.exit_code}"
-    print(
+    return (
         f"verified {report.entries} entries (head {report.head_seq} {report.head_hash}), "
         f"{report.tips} tips, {report.media} media rows, {report.anchors} anchors, "
         f"{report.tokens} timestamps, {report.files} files, {_size(report.bytes)} "
