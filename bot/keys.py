@@ -2,8 +2,9 @@
 
 A reporter is known to the database only by a keyed pseudonym (HMAC-SHA256 of the Telegram
 user id): a plain hash of an integer id could be reversed by trying every id. The chat id
-needed for follow-up messages is stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256).
-Both keys are derived from one secret with HKDF, so neither use weakens the other.
+needed for follow-up messages is stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256);
+file names and metadata are sealed with a key of their own (:mod:`db.crypto`). Every key is
+derived from one secret with HKDF, so no use weakens another.
 """
 
 from __future__ import annotations
@@ -52,19 +53,33 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> SecretKey:
     if configured:
         return SecretKey(configured.encode(), "TIPBOT_SECRET_KEY")
     path = data_dir / KEY_FILE_NAME
+    return _read_key_file(path) or _create_key_file(data_dir, path)
+
+
+def _read_key_file(path: Path) -> SecretKey | None:
+    """The key in ``path``, or None if there is no such file or it is empty."""
+    text = _key_file_text(path)
+    if not text:
+        return None
+    if len(text) < 32:
+        raise SecretKeyError(f"{path} holds a key shorter than 32 characters")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("secret key file %s is readable by other users (mode %o)", path, mode)
+    return SecretKey(text.encode(), str(path))
+
+
+def _key_file_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        text = ""
+        return ""
     except (OSError, UnicodeDecodeError) as exc:
         raise SecretKeyError(f"cannot read {path}: {exc.__class__.__name__}") from None
-    if text:
-        if len(text) < 32:
-            raise SecretKeyError(f"{path} holds a key shorter than 32 characters")
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            log.warning("secret key file %s is readable by other users (mode %o)", path, mode)
-        return SecretKey(text.encode(), str(path))
+
+
+def _create_key_file(data_dir: Path, path: Path) -> SecretKey:
+    """A new random key written to ``path`` (mode 0600), or the one another process wrote."""
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         new = secrets.token_urlsafe(32)
@@ -82,6 +97,7 @@ class Keyring:
     """Pseudonyms and chat-id encryption derived from the one secret."""
 
     def __init__(self, secret: bytes) -> None:
+        self._secret = secret
         self._lookup_key = _derive(secret, b"tipbot/reporter-lookup/v2")
         self._legacy_key = _derive(secret, b"tipbot/reporter-pseudonym/v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"tipbot/chat-id/v1")))
@@ -98,6 +114,11 @@ class Keyring:
         :meth:`pseudonym`, so that after "Delete my data" no stored key equals it."""
         message = f"telegram-user:{int(telegram_user_id)}".encode()
         return hmac.new(self._legacy_key, message, hashlib.sha256).hexdigest()
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key of its own for ``purpose`` (e.g. ``"tipbot/media-fields/v1"``),
+        derived from the secret with HKDF like every other key here."""
+        return _derive(self._secret, purpose.encode())
 
     def encrypt_chat_id(self, chat_id: int) -> str:
         return self._fernet.encrypt(str(int(chat_id)).encode()).decode("ascii")

@@ -18,7 +18,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,15 +96,45 @@ def detect_mime(head: bytes) -> str:
         return str(kind.mime)
     if not head:
         return "application/x-empty"
+    return "text/plain" if _looks_like_text(head) else "application/octet-stream"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """No zero byte, and UTF-8 (only a character cut by the end of the sniffed window is
+    forgiven)."""
     if b"\x00" in head:
-        return "application/octet-stream"
+        return False
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # Only a character cut by the end of the sniffed window is forgiven.
-        if exc.start < len(head) - 3:
-            return "application/octet-stream"
-    return "text/plain"
+        return exc.start >= len(head) - 3
+    return True
+
+
+@dataclass(slots=True)
+class _Receipt:
+    """What :meth:`MediaStore.stage` learns of the bytes as they pass: their hash, their
+    count (refused past ``max_bytes``) and the first few, to sniff the type."""
+
+    max_bytes: int
+    digest: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
+    head: bytes = b""
+
+    def add(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise TooLargeError()
+        self.digest.update(chunk)
+        self.head += chunk[: _SNIFF_BYTES - len(self.head)]
+        return chunk
+
+    def check_size(self, expected: int | None) -> None:
+        if expected is not None and self.size != expected:
+            raise DownloadError("truncated", retryable=True)
+
+    def staged(self, tmp_path: Path) -> StagedFile:
+        return StagedFile(tmp_path, self.digest.hexdigest(), self.size, detect_mime(self.head))
 
 
 class MediaStore:
@@ -146,28 +176,10 @@ class MediaStore:
         The caller must :meth:`commit` or :meth:`discard` the result.
         """
         tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
-        digest = hashlib.sha256()
-        size = 0
-        head = b""
+        receipt = _Receipt(max_bytes)
         try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-            with self._open_staging(tmp_path) as out:
-                async for chunk in chunks:
-                    if not chunk:
-                        continue
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLargeError()
-                    digest.update(chunk)
-                    if len(head) < _SNIFF_BYTES:
-                        head += chunk[: _SNIFF_BYTES - len(head)]
-                    out.write(chunk)
-                out.flush()
-                # Durable before the database says we have it; a disk flush must not stall
-                # every other chat, so it happens off the event loop.
-                await asyncio.to_thread(os.fsync, out.fileno())
-            if expected_size is not None and size != expected_size:
-                raise DownloadError("truncated", retryable=True)
+            await self._receive(chunks, tmp_path, receipt)
+            receipt.check_size(expected_size)
         except BaseException as exc:
             # A partial file of a full disk must not stay: unlinking it frees the space.
             with contextlib.suppress(OSError):
@@ -175,7 +187,20 @@ class MediaStore:
             if isinstance(exc, OSError):
                 raise StorageError.from_os(exc) from None
             raise
-        return StagedFile(tmp_path, digest.hexdigest(), size, detect_mime(head))
+        return receipt.staged(tmp_path)
+
+    async def _receive(
+        self, chunks: AsyncIterator[bytes], tmp_path: Path, receipt: _Receipt
+    ) -> None:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        with self._open_staging(tmp_path) as out:
+            async for chunk in chunks:
+                if chunk:
+                    out.write(receipt.add(chunk))
+            out.flush()
+            # Durable before the database says we have it; a disk flush must not stall
+            # every other chat, so it happens off the event loop.
+            await asyncio.to_thread(os.fsync, out.fileno())
 
     def _open_staging(self, path: Path) -> IO[Any]:
         """The staging file to write (a seam for tests that simulate a full disk)."""
@@ -276,6 +301,9 @@ class FileDownloader:
         local = Path(file_path)
         if local.is_absolute() and await asyncio.to_thread(local.is_file):
             return await self._store.stage_local_file(local, max_bytes=max_bytes)
+        return await self._download(file_path, max_bytes)
+
+    async def _download(self, file_path: str, max_bytes: int) -> StagedFile:
         last: DownloadError = DownloadError("failed")
         for attempt in range(self._attempts):
             try:
@@ -290,14 +318,7 @@ class FileDownloader:
     async def _fetch_once(self, url: str, max_bytes: int) -> StagedFile:
         try:
             async with self._client.stream("GET", url) as response:
-                if response.status_code >= 500:
-                    raise DownloadError(f"http_{response.status_code}", retryable=True)
-                if response.status_code != 200:
-                    raise DownloadError(f"http_{response.status_code}")
-                header = response.headers.get("content-length", "")
-                declared = int(header) if header.isdigit() else None
-                if declared is not None and declared > max_bytes:
-                    raise TooLargeError()
+                declared = _declared_size(response, max_bytes)
                 return await self._store.stage(
                     response.aiter_bytes(CHUNK), max_bytes=max_bytes, expected_size=declared
                 )
@@ -305,3 +326,16 @@ class FileDownloader:
             raise DownloadError("timeout", retryable=True) from None
         except (httpx.TransportError, httpx.StreamError):
             raise DownloadError("network", retryable=True) from None
+
+
+def _declared_size(response: httpx.Response, max_bytes: int) -> int | None:
+    """The size the server announces, once its answer is known to be a usable 200; raises
+    a :class:`DownloadError` (retryable for 5xx) or :class:`TooLargeError` otherwise."""
+    status = response.status_code
+    if status != 200:
+        raise DownloadError(f"http_{status}", retryable=status >= 500)
+    header = response.headers.get("content-length", "")
+    declared = int(header) if header.isdigit() else None
+    if (declared or 0) > max_bytes:
+        raise TooLargeError()
+    return declared

@@ -74,6 +74,7 @@ _CHOICE = re.compile(
 )
 # Screens a button can lead to; "go" starts the export, "x" cancels.
 _SCREENS = ("w", "p", "f", "st", "ct", "ob", "pd", "go")
+_DATA = re.compile(rf"{PREFIX}:(?P<screen>{'|'.join(_SCREENS)}):(?P<choice>[^:]*)")
 
 # ---------------------------------------------------------------------------- the choice
 
@@ -109,20 +110,28 @@ class Choice:
         match = _CHOICE.fullmatch(text)
         if match is None:
             return None
-        what, mask = match["what"], int(match["mask"], 16)
-        category = None if match["category"] == "-" else match["category"]
-        oblast = None if match["oblast"] == "-" else match["oblast"]
-        days = int(match["days"])
-        if (
-            what not in WHATS
-            or mask >= 1 << len(STATUSES)
-            or (category is not None and category not in categories)
-            or (oblast is not None and oblast not in OBLAST_CODES)
-            or days not in PERIODS
-        ):
-            return None
-        statuses = tuple(s for i, s in enumerate(STATUSES) if mask & (1 << i))
-        return cls(what, _PROFILES[match["profile"]], statuses, category, oblast, days)
+        mask = int(match["mask"], 16)
+        choice = cls(
+            match["what"],
+            _PROFILES[match["profile"]],
+            _statuses_of(mask),
+            _unless_dash(match["category"]),
+            _unless_dash(match["oblast"]),
+            int(match["days"]),
+        )
+        known = mask < 1 << len(STATUSES) and choice._known(categories)
+        return choice if known else None
+
+    def _known(self, categories: tuple[str, ...]) -> bool:
+        """Every part is one this bot offers (a category or oblast may be left open)."""
+        return all(
+            (
+                self.what in WHATS,
+                self.category in (None, *categories),
+                self.oblast in (None, *OBLAST_CODES),
+                self.days in PERIODS,
+            )
+        )
 
     def toggled(self, status: str) -> Choice:
         chosen = set(self.statuses) ^ {status}
@@ -146,6 +155,15 @@ class Choice:
         )
 
 
+def _statuses_of(mask: int) -> tuple[str, ...]:
+    """The statuses of a bit mask (:meth:`Choice.encode`), in their order."""
+    return tuple(s for i, s in enumerate(STATUSES) if mask & (1 << i))
+
+
+def _unless_dash(text: str) -> str | None:
+    return None if text == "-" else text
+
+
 def data(screen: str, choice: Choice | None = None) -> str:
     return f"{PREFIX}:{screen}" if choice is None else f"{PREFIX}:{screen}:{choice.encode()}"
 
@@ -153,13 +171,11 @@ def data(screen: str, choice: Choice | None = None) -> str:
 def parse(query_data: str | None, categories: tuple[str, ...]) -> tuple[str, Choice | None] | None:
     """``(screen, choice)`` of a button's data; ``("x", None)`` for Cancel; None if forged or
     from an older version of these buttons."""
-    parts = (query_data or "").split(":")
-    if parts == [PREFIX, "x"]:
-        return "x", None
-    if len(parts) != 3 or parts[0] != PREFIX or parts[1] not in _SCREENS:
-        return None
-    choice = Choice.decode(parts[2], categories)
-    return None if choice is None else (parts[1], choice)
+    match = _DATA.fullmatch(query_data or "")
+    if match is None:
+        return ("x", None) if query_data == f"{PREFIX}:x" else None
+    choice = Choice.decode(match["choice"], categories)
+    return None if choice is None else (match["screen"], choice)
 
 
 def command_line(choice: Choice, filters: ExportFilters, file_name: str) -> str:
@@ -256,18 +272,18 @@ class Screens:
             self.t("adm-choose-profile", what=self.what_label(choice.what)), keyboard(rows)
         )
 
-    def summary(self, choice: Choice, matching: int) -> Screen:
+    def statuses_label(self, choice: Choice) -> str:
+        """The chosen statuses; none chosen means verified (public) or any (investigator)."""
         if choice.statuses:
-            statuses = ", ".join(self.status_label(s) for s in choice.statuses)
-        elif choice.profile == Profile.PUBLIC:
-            statuses = self.t("adm-public-verified")
-        else:
-            statuses = self.t("adm-any")
+            return ", ".join(self.status_label(s) for s in choice.statuses)
+        return self.t("adm-public-verified" if choice.profile == Profile.PUBLIC else "adm-any")
+
+    def summary(self, choice: Choice, matching: int) -> Screen:
         text = self.t(
             "adm-summary",
             what=self.what_label(choice.what),
             profile=self.profile_label(choice.profile),
-            statuses=statuses,
+            statuses=self.statuses_label(choice),
             category=self.category_label(choice.category) if choice.category else self.t("adm-any"),
             oblast=oblast_name(choice.oblast, self.lang) if choice.oblast else self.t("adm-any"),
             period=self.period_label(choice.days),
@@ -401,28 +417,36 @@ async def export_button(update: Update, context: Ctx) -> None:
     if parsed is None or chat.type != ChatType.PRIVATE:
         await answer(query, screens.t("adm-stale"))
         return
-    screen, choice = parsed
+    await _press(update, context, screens, *parsed)
+
+
+async def _press(
+    update: Update, context: Ctx, screens: Screens, screen: str, choice: Choice | None
+) -> None:
+    """Cancel (no choice), Start, or the next screen in place of the pressed one."""
     if choice is None:
         await deliver(update, context, Reply(edit=Screen(screens.t("adm-cancelled"))))
-        return
-    if screen == "go":
+    elif screen == "go":
         await _start(update, context, screens, choice)
-        return
+    else:
+        shown = await _next_screen(context.services, screens, screen, choice)
+        await deliver(update, context, Reply(edit=shown))
+
+
+async def _next_screen(services: Services, screens: Screens, screen: str, choice: Choice) -> Screen:
+    """The screen a button leads to; the summary counts the tips the choice matches."""
     if screen == "f":
         filters = choice.filters(datetime.now(UTC))
-        matching = await count_tips(services.sessions, filters, choice.profile)
-        shown = screens.summary(choice, matching)
-    else:
-        draw: dict[str, Callable[[Choice], Screen]] = {
-            "w": screens.what,
-            "p": screens.profile,
-            "st": screens.statuses,
-            "ct": screens.categories,
-            "ob": screens.oblasts,
-            "pd": screens.periods,
-        }
-        shown = draw[screen](choice)
-    await deliver(update, context, Reply(edit=shown))
+        return screens.summary(choice, await count_tips(services.sessions, filters, choice.profile))
+    draw: dict[str, Callable[[Choice], Screen]] = {
+        "w": screens.what,
+        "p": screens.profile,
+        "st": screens.statuses,
+        "ct": screens.categories,
+        "ob": screens.oblasts,
+        "pd": screens.periods,
+    }
+    return draw[screen](choice)
 
 
 async def _start(update: Update, context: Ctx, screens: Screens, choice: Choice) -> None:
@@ -433,11 +457,10 @@ async def _start(update: Update, context: Ctx, screens: Screens, choice: Choice)
     if query is None or user is None or message is None:
         return
     key = (message.chat.id, message.message_id)
-    if key in jobs.started:
-        await answer(query, screens.t("adm-stale"))
-        return
-    if jobs.running(user.id):
-        await answer(query, screens.t("adm-busy"), alert=True)
+    refusal = jobs.refusal(key, user.id)
+    if refusal is not None:
+        # A busy admin gets an alert to dismiss; a stale button a toast.
+        await answer(query, screens.t(refusal), alert=refusal == "adm-busy")
         return
     jobs.started.add(key)
     job = ExportJob(
@@ -550,6 +573,13 @@ class ExportJobs:
         task = self._tasks.get(user_id)
         return task is not None and not task.done()
 
+    def refusal(self, key: tuple[int, int], user_id: int) -> str | None:
+        """Why Start cannot start now (a message key): its message already started one,
+        or the admin has one running; None when it can."""
+        if key in self.started:
+            return "adm-stale"
+        return "adm-busy" if self.running(user_id) else None
+
     def start(self, job: ExportJob) -> None:
         # A fresh context: the task outlives the update whose log line it would write to.
         task = asyncio.get_running_loop().create_task(
@@ -583,30 +613,7 @@ class ExportJobs:
                 await self._say(job, screens.t("adm-none-match"))
                 return
             folder = await asyncio.to_thread(self._new_folder)
-            progress = _Progress()
-            produced = await self._watch(
-                job,
-                screens,
-                self._produce(job, screens, folder / name, progress),
-                progress,
-                folder,
-                limit,
-            )
-            size = (await asyncio.to_thread(produced.path.stat)).st_size
-            if size > limit:
-                await self._discarded(job, produced, "too_large")
-                raise TooLarge
-            await self._say(
-                job, screens.t("adm-progress-open", phase=screens.t("adm-phase-upload"))
-            )
-            try:
-                await self._upload(job, produced, size)
-            except TelegramError as exc:
-                log.warning("export not delivered: %s", type(exc).__name__)
-                await self._discarded(job, produced, "send_failed")
-                await self._say(job, screens.t("adm-send-failed", command=command))
-                return
-            await self._say(job, screens.t("adm-done", export_id=produced.export_id))
+            await self._export(job, screens, folder / name, limit, command)
         except TooLarge:
             await self._say(job, screens.t("adm-too-large", limit=limit // MiB, command=command))
         except asyncio.CancelledError:
@@ -620,6 +627,33 @@ class ExportJobs:
         finally:
             if folder is not None:
                 await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    async def _export(
+        self, job: ExportJob, screens: Screens, path: Path, limit: int, command: str
+    ) -> None:
+        """Make the export at ``path`` (its own folder) and send it; raises TooLarge."""
+        progress = _Progress()
+        produced = await self._watch(
+            job,
+            screens,
+            self._produce(job, screens, path, progress),
+            progress,
+            path.parent,
+            limit,
+        )
+        size = (await asyncio.to_thread(produced.path.stat)).st_size
+        if size > limit:
+            await self._discarded(job, produced, "too_large")
+            raise TooLarge
+        await self._say(job, screens.t("adm-progress-open", phase=screens.t("adm-phase-upload")))
+        try:
+            await self._upload(job, produced, size)
+        except TelegramError as exc:
+            log.warning("export not delivered: %s", type(exc).__name__)
+            await self._discarded(job, produced, "send_failed")
+            await self._say(job, screens.t("adm-send-failed", command=command))
+            return
+        await self._say(job, screens.t("adm-done", export_id=produced.export_id))
 
     def _new_folder(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -756,21 +790,21 @@ def _create_private(path: Path) -> BinaryIO:
 def _largest_part(folder: Path) -> int:
     """The bytes of the biggest thing in ``folder``: a file, or a subfolder's files together
     (a bundle's bag is a subfolder until it is zipped beside it)."""
-    largest = 0
     with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False):
-                size = entry.stat(follow_symlinks=False).st_size
-            elif entry.is_dir(follow_symlinks=False):
-                size = sum(
-                    (Path(root) / name).lstat().st_size
-                    for root, _dirs, names in os.walk(entry.path)
-                    for name in names
-                )
-            else:
-                continue
-            largest = max(largest, size)
-    return largest
+        return max((_entry_size(entry) for entry in entries), default=0)
+
+
+def _entry_size(entry: os.DirEntry[str]) -> int:
+    """A file's bytes, a folder's files' bytes together; 0 for anything else."""
+    if entry.is_file(follow_symlinks=False):
+        return entry.stat(follow_symlinks=False).st_size
+    if entry.is_dir(follow_symlinks=False):
+        return sum(
+            (Path(root) / name).lstat().st_size
+            for root, _dirs, names in os.walk(entry.path)
+            for name in names
+        )
+    return 0
 
 
 # ---------------------------------------------------------------------------- wiring

@@ -40,10 +40,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import __version__, custody
 from bot.evidence import testimony, verifier
@@ -389,7 +390,7 @@ def _tag_manifest(root: Path) -> None:
     lines = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
-        if path.is_dir() or relative.startswith("data/") or relative.startswith("tagmanifest-"):
+        if path.is_dir() or relative.startswith(("data/", "tagmanifest-")):
             continue
         lines.append(f"{verifier.file_sha256(str(path))}  {_encode_manifest_path(relative)}\n")
     _write_text_file(root / "tagmanifest-sha256.txt", "".join(lines))
@@ -484,6 +485,76 @@ class _Shared:
     size: int
 
 
+_Row = TypeVar("_Row", Media, TipNote)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch of tips with their files and notes (by tip id), read in one transaction, and
+    the contents that more than one file has (copied once, linked for the others)."""
+
+    tips: dict[int, Tip]
+    media: dict[int, list[Media]]
+    notes: dict[int, list[TipNote]]
+    shared: set[str] = field(default_factory=set)
+
+
+def _by_tip(ids: list[int], rows: Iterable[_Row]) -> dict[int, list[_Row]]:
+    grouped: dict[int, list[_Row]] = {tip_id: [] for tip_id in ids}
+    for row in rows:
+        grouped[row.tip_id].append(row)
+    return grouped
+
+
+async def _shared_contents(session: AsyncSession, media: dict[int, list[Media]]) -> set[str]:
+    """The SHA-256 of every content among ``media`` that more than one media row has."""
+    shas = sorted({m.sha256 for rows in media.values() for m in rows if m.sha256})
+    if not shas:
+        return set()
+    found = await session.execute(
+        select(Media.sha256)
+        .where(Media.sha256.in_(shas))
+        .group_by(Media.sha256)
+        .having(func.count(Media.id) > 1)
+    )
+    return {sha256 for sha256 in found.scalars() if sha256}
+
+
+def _not_stored(item: Media) -> str | None:
+    """Why a file has no original to put in the bundle, or None when it has one."""
+    if item.status != MEDIA_STORED:
+        return f"not stored ({item.failure_reason or item.status})"
+    if not item.sha256 or not item.storage_key:
+        return "no original kept (erased or purged)"
+    return None
+
+
+# What tip.json takes from the record besides its own fields: not the testimony (it has
+# its own section), the id and reference (already there), nor what updates.jsonl and
+# files.csv hold.
+_NOT_IN_TIP = frozenset(
+    {"id", "reference", "questions", "answers", "additions", "media_sha256"}
+    | set(verifier.TESTIMONY_FIELDS)
+)
+
+
+def _update_line(note: TipNote, files: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """One line of updates.jsonl: a question, an answer or an addition, with its file."""
+    attached = files.get(note.media_id) if note.media_id is not None else None
+    update: dict[str, Any] = {
+        "note_id": note.id,
+        "kind": note.kind,
+        "time": _iso(note.created_at),
+        "text": note.text,
+        "media_id": note.media_id,
+        "file_sha256": attached["sha256"] if attached else None,
+        "file_path": attached["path"] if attached else None,
+    }
+    if note.kind == "question":
+        update["moderator"] = note.moderator_name
+    return update
+
+
 class _BundleWriter:
     def __init__(
         self,
@@ -561,43 +632,33 @@ class _BundleWriter:
             for record in records:
                 self._write_public_tip(record)
             return
-        ids = [int(record["id"]) for record in records]
-        async with transaction(self.sessions) as session:
-            tips = {
-                tip.id: tip
-                for tip in (await session.execute(select(Tip).where(Tip.id.in_(ids)))).scalars()
-            }
-            media: dict[int, list[Media]] = {tip_id: [] for tip_id in ids}
-            for row in (
-                await session.execute(
-                    select(Media).where(Media.tip_id.in_(ids)).order_by(Media.tip_id, Media.id)
-                )
-            ).scalars():
-                media[row.tip_id].append(row)
-            notes: dict[int, list[TipNote]] = {tip_id: [] for tip_id in ids}
-            for note in (
-                await session.execute(
-                    select(TipNote)
-                    .where(TipNote.tip_id.in_(ids), TipNote.kind.in_(NOTE_KINDS))
-                    .order_by(TipNote.tip_id, TipNote.id)
-                )
-            ).scalars():
-                notes[note.tip_id].append(note)
-            shas = sorted({m.sha256 for rows in media.values() for m in rows if m.sha256})
-            shared: set[str] = set()
-            if shas:
-                found = await session.execute(
-                    select(Media.sha256)
-                    .where(Media.sha256.in_(shas))
-                    .group_by(Media.sha256)
-                    .having(func.count(Media.id) > 1)
-                )
-                shared = {sha256 for sha256 in found.scalars() if sha256}
+        batch = await self._load_batch([int(record["id"]) for record in records])
         for record in records:
-            tip = tips.get(int(record["id"]))
+            tip = batch.tips.get(int(record["id"]))
             if tip is None:  # deleted between the two reads (a draft cannot be exported)
                 continue
-            await self._write_tip(record, tip, media[tip.id], notes[tip.id], shared, files_csv)
+            await self._write_tip(
+                record, tip, batch.media[tip.id], batch.notes[tip.id], batch.shared, files_csv
+            )
+
+    async def _load_batch(self, ids: list[int]) -> _Batch:
+        async with transaction(self.sessions) as session:
+            tips = await session.execute(select(Tip).where(Tip.id.in_(ids)))
+            media = await session.execute(
+                select(Media).where(Media.tip_id.in_(ids)).order_by(Media.tip_id, Media.id)
+            )
+            notes = await session.execute(
+                select(TipNote)
+                .where(TipNote.tip_id.in_(ids), TipNote.kind.in_(NOTE_KINDS))
+                .order_by(TipNote.tip_id, TipNote.id)
+            )
+            batch = _Batch(
+                {tip.id: tip for tip in tips.scalars()},
+                _by_tip(ids, media.scalars()),
+                _by_tip(ids, notes.scalars()),
+            )
+            batch.shared = await _shared_contents(session, batch.media)
+        return batch
 
     def _write_public_tip(self, record: dict[str, Any]) -> None:
         folder = f"data/tips/{tip_folder(record, self.profile)}"
@@ -625,39 +686,55 @@ class _BundleWriter:
     ) -> None:
         reference = tip_folder(record, self.profile)
         folder = f"data/tips/{reference}"
-        files: list[dict[str, Any]] = []
         placed: dict[str, str] = {}  # SHA-256 → path, within this tip
         by_id: dict[int, dict[str, Any]] = {}
         for item in media:
             entry = await self._place_file(folder, reference, item, shared, placed)
-            files.append(entry)
             by_id[item.id] = entry
-            row = [
-                reference,
-                tip.id,
-                item.id,
-                item.origin,
-                item.kind,
-                item.status,
-                item.sha256,
-                item.size,
-                item.detected_mime,
-                item.declared_mime,
-                item.file_name,
-                item.recompressed,
-                item.width,
-                item.height,
-                item.duration,
-                item.media_group_id,
-                _iso(item.telegram_date),
-                _iso(item.received_at),
-                entry["path"],
-                entry.get("problem"),
-            ]
-            if self.include_file_metadata:
-                metadata = entry.get("metadata")
-                row.append(json.dumps(metadata, ensure_ascii=False) if metadata else None)
-            files_csv.writerow([_cell(value) for value in row])
+            files_csv.writerow([_cell(value) for value in self._files_row(reference, item, entry)])
+        document = self._tip_document(record, tip, list(by_id.values()))
+        self.bag.write_text(f"{folder}/tip.json", _json_text(document))
+        if notes:
+            with self.bag.create_text(f"{folder}/updates.jsonl") as out:
+                out.write("".join(_json_line(_update_line(note, by_id)) for note in notes))
+            self.counts.updates += len(notes)
+        self.exported.append(tip.id)
+        self.counts.tips += 1
+
+    def _files_row(self, reference: str, item: Media, entry: dict[str, Any]) -> list[Any]:
+        """One line of data/files.csv (:data:`FILES_CSV_COLUMNS`, then the metadata)."""
+        row = [
+            reference,
+            item.tip_id,
+            item.id,
+            item.origin,
+            item.kind,
+            item.status,
+            item.sha256,
+            item.size,
+            item.detected_mime,
+            item.declared_mime,
+            item.file_name,
+            item.recompressed,
+            item.width,
+            item.height,
+            item.duration,
+            item.media_group_id,
+            _iso(item.telegram_date),
+            _iso(item.received_at),
+            entry["path"],
+            entry.get("problem"),
+        ]
+        if self.include_file_metadata:
+            metadata = entry.get("metadata")
+            row.append(json.dumps(metadata, ensure_ascii=False) if metadata else None)
+        return row
+
+    def _tip_document(
+        self, record: dict[str, Any], tip: Tip, files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """tip.json: the testimony as stored (what its custody digest covers), the files,
+        then the record's other fields."""
         document: dict[str, Any] = {
             "bundle_format": BUNDLE_FORMAT,
             "tip_id": tip.id,
@@ -666,36 +743,10 @@ class _BundleWriter:
             "testimony": testimony.tip_fields(tip),
             "files": files,
         }
-        skip = {"id", "reference", "questions", "answers", "additions", "media_sha256"}
-        document.update(
-            {
-                key: value
-                for key, value in record.items()
-                if key not in skip and key not in verifier.TESTIMONY_FIELDS
-            }
-        )
+        document.update({key: value for key, value in record.items() if key not in _NOT_IN_TIP})
         document["urgent"] = tip.urgent
         document["include_file_metadata"] = self.include_file_metadata
-        self.bag.write_text(f"{folder}/tip.json", _json_text(document))
-        if notes:
-            with self.bag.create_text(f"{folder}/updates.jsonl") as out:
-                for note in notes:
-                    attached = by_id.get(note.media_id) if note.media_id is not None else None
-                    update: dict[str, Any] = {
-                        "note_id": note.id,
-                        "kind": note.kind,
-                        "time": _iso(note.created_at),
-                        "text": note.text,
-                        "media_id": note.media_id,
-                        "file_sha256": attached["sha256"] if attached else None,
-                        "file_path": attached["path"] if attached else None,
-                    }
-                    if note.kind == "question":
-                        update["moderator"] = note.moderator_name
-                    out.write(_json_line(update))
-                    self.counts.updates += 1
-        self.exported.append(tip.id)
-        self.counts.tips += 1
+        return document
 
     async def _place_file(
         self,
@@ -705,6 +756,28 @@ class _BundleWriter:
         shared: set[str],
         placed: dict[str, str],
     ) -> dict[str, Any]:
+        entry = self._file_entry(item)
+        problem = _not_stored(item)
+        if problem is not None:
+            entry["problem"] = problem
+            return entry
+        sha256 = str(item.sha256)
+        if sha256 not in placed:  # the same content sent twice to one tip is placed once
+            relative = f"{folder}/files/{sha256}.{extension_for(item.detected_mime)}"
+            problem = await self._put_original(item, relative, sha256 in shared)
+            if problem is not None:
+                entry["problem"] = f"{problem}: left out"
+                self.counts.problems.append(
+                    f"tip {reference}, media {item.id} ({sha256}): original {problem}; left out"
+                )
+                return entry
+            placed[sha256] = relative
+            self.counts.files += 1
+        entry["path"] = placed[sha256]
+        return entry
+
+    def _file_entry(self, item: Media) -> dict[str, Any]:
+        """A file as tip.json lists it (``path`` and ``problem`` are filled in later)."""
         entry: dict[str, Any] = {
             "media_id": item.id,
             "origin": item.origin,
@@ -728,18 +801,12 @@ class _BundleWriter:
         }
         if self.include_file_metadata:
             entry["metadata"] = _json_safe(item.file_metadata)
-        sha256 = item.sha256
-        if item.status != MEDIA_STORED or not sha256 or not item.storage_key:
-            entry["problem"] = (
-                f"not stored ({item.failure_reason or item.status})"
-                if item.status != MEDIA_STORED
-                else "no original kept (erased or purged)"
-            )
-            return entry
-        relative = f"{folder}/files/{sha256}.{extension_for(item.detected_mime)}"
-        if sha256 in placed:  # the same content sent twice to one tip
-            entry["path"] = placed[sha256]
-            return entry
+        return entry
+
+    async def _put_original(self, item: Media, relative: str, shared: bool) -> str | None:
+        """Put the original at ``relative``: linked to a copy made for another tip, else
+        copied from the store and hashed; why it was left out, or None."""
+        sha256 = str(item.sha256)
         known = self.shared.get(sha256)
         if known is not None:
             await _in_thread(
@@ -752,33 +819,29 @@ class _BundleWriter:
                 known.size,
             )
             self.counts.file_bytes += known.size
-        else:
-            # Only a missing original is left out; any other error (a full disk) stops the
-            # bundle.
-            try:
-                source = self.store.path_for(item.storage_key)
-                copied = await _in_thread(
-                    self.bag.cancelled, self.bag.copy_in, source, relative, sha256
-                )
-            except (FileNotFoundError, ValueError):
-                copied = None
-                problem = "missing from the store"
-            else:
-                problem = "altered in the store (its SHA-256 differs from the receipt)"
-            if copied is None:
-                entry["problem"] = f"{problem}: left out"
-                self.counts.problems.append(
-                    f"tip {reference}, media {item.id} ({sha256}): original {problem}; left out"
-                )
-                return entry
-            sha512, size = copied
-            if sha256 in shared:
-                self.shared[sha256] = _Shared(relative, sha512, size)
-            self.counts.file_bytes += size
-        placed[sha256] = relative
-        entry["path"] = relative
-        self.counts.files += 1
-        return entry
+            return None
+        copied, problem = await self._copy_original(item, relative)
+        if copied is None:
+            return problem
+        sha512, size = copied
+        if shared:
+            self.shared[sha256] = _Shared(relative, sha512, size)
+        self.counts.file_bytes += size
+        return None
+
+    async def _copy_original(
+        self, item: Media, relative: str
+    ) -> tuple[tuple[str, int] | None, str]:
+        """The copy's SHA-512 and size (None when left out), and what a failure means. Only
+        a missing original is left out; any other error (a full disk) stops the bundle."""
+        try:
+            source = self.store.path_for(str(item.storage_key))
+            copied = await _in_thread(
+                self.bag.cancelled, self.bag.copy_in, source, relative, str(item.sha256)
+            )
+        except (FileNotFoundError, ValueError):
+            return None, "missing from the store"
+        return copied, "altered in the store (its SHA-256 differs from the receipt)"
 
     # -- the chain
 
@@ -833,50 +896,51 @@ class _BundleWriter:
                     )
                 ).scalars()
             )
-            tokens: dict[int, list[TimestampToken]] = {anchor.id: [] for anchor in anchors}
-            if anchors:
-                for token in (
-                    await session.execute(
-                        select(TimestampToken)
-                        .where(
-                            TimestampToken.anchor_id.in_(list(tokens)),
-                            TimestampToken.status == TIMESTAMP_OK,
-                        )
-                        .order_by(TimestampToken.anchor_id, TimestampToken.id)
-                    )
-                ).scalars():
-                    tokens[token.anchor_id].append(token)
+            tokens = await _anchor_tokens(session, [anchor.id for anchor in anchors])
         folder = self.bag.root / "timestamps"
         folder.mkdir(exist_ok=True)
-        lines = []
-        for anchor in anchors:
-            listed = []
-            for number, token in enumerate(tokens[anchor.id], start=1):
-                if token.token is None:
-                    continue
-                name = f"timestamps/anchor-{anchor.id}-{number}"
-                self.bag.path(f"{name}.tsr").write_bytes(token.token)
-                _write_text_file(self.bag.path(f"{name}.pem"), token.certificates or "")
-                listed.append(
-                    _token_line(
-                        name, token.tsa_url, token.gen_time, None, anchor.hash, "anchored head"
-                    )
-                )
-            lines.append(
-                _json_line(
-                    {
-                        "anchor_id": anchor.id,
-                        "seq": anchor.seq,
-                        "hash": anchor.hash,
-                        "chat_id": anchor.chat_id,
-                        "message_id": anchor.message_id,
-                        "message_date": _iso(anchor.message_date),
-                        "tokens": listed,
-                    }
-                )
-            )
+        lines = [_json_line(self._anchor_line(anchor, tokens[anchor.id])) for anchor in anchors]
         _write_text_file(folder / "anchors.jsonl", "".join(lines))
         return len(anchors)
+
+    def _anchor_line(self, anchor: Anchor, tokens: list[TimestampToken]) -> dict[str, Any]:
+        """An anchor as anchors.jsonl lists it, its tokens written beside it."""
+        listed = []
+        for number, token in enumerate(tokens, start=1):
+            if token.token is None:
+                continue
+            name = f"timestamps/anchor-{anchor.id}-{number}"
+            self.bag.path(f"{name}.tsr").write_bytes(token.token)
+            _write_text_file(self.bag.path(f"{name}.pem"), token.certificates or "")
+            listed.append(
+                _token_line(name, token.tsa_url, token.gen_time, None, anchor.hash, "anchored head")
+            )
+        return {
+            "anchor_id": anchor.id,
+            "seq": anchor.seq,
+            "hash": anchor.hash,
+            "chat_id": anchor.chat_id,
+            "message_id": anchor.message_id,
+            "message_date": _iso(anchor.message_date),
+            "tokens": listed,
+        }
+
+
+async def _anchor_tokens(
+    session: AsyncSession, anchor_ids: list[int]
+) -> dict[int, list[TimestampToken]]:
+    """The verified tokens of each anchor, in the order they were stored."""
+    tokens: dict[int, list[TimestampToken]] = {anchor_id: [] for anchor_id in anchor_ids}
+    if not anchor_ids:
+        return tokens
+    found = await session.execute(
+        select(TimestampToken)
+        .where(TimestampToken.anchor_id.in_(anchor_ids), TimestampToken.status == TIMESTAMP_OK)
+        .order_by(TimestampToken.anchor_id, TimestampToken.id)
+    )
+    for token in found.scalars():
+        tokens[token.anchor_id].append(token)
+    return tokens
 
 
 def _token_line(
@@ -920,46 +984,47 @@ async def _timestamp_manifest(
     """Tokens over manifest-sha256.txt from every authority; a failure is reported, never
     fatal. Appends to timestamps/tokens.jsonl."""
     urls = list(dict.fromkeys(urls))
-    digest = bytes.fromhex(bag.manifest_sha256)
     (bag.root / "timestamps").mkdir(exist_ok=True)
+    answers = await _ask_authorities(urls, bytes.fromhex(bag.manifest_sha256), ca_file, progress)
     outcomes: list[TimestampOutcome] = []
     lines: list[str] = []
-    answers: list[StampedToken | TimestampError] = []
-    if urls:
-        try:
-            roots = load_roots(ca_file)
-        except ValueError as exc:
-            answers = [TimestampError("no_trust_roots", str(exc)) for _ in urls]
-        else:
-            progress("timestamps", 0, len(urls))
-            async with httpx.AsyncClient(follow_redirects=False) as client:
-                answers = list(
-                    await asyncio.gather(*(_stamp_one(client, u, digest, roots) for u in urls))
-                )
     for number, (url, answer) in enumerate(zip(urls, answers, strict=True), start=1):
-        if isinstance(answer, TimestampError):
-            outcomes.append(TimestampOutcome(url, False, str(answer)))
-            lines.append(_json_line({"tsa_url": url, "error": str(answer)}))
-            continue
-        name = f"timestamps/manifest-{number}"
-        bag.path(f"{name}.tsr").write_bytes(answer.response)
-        _write_text_file(bag.path(f"{name}.pem"), answer.certificates_pem)
-        lines.append(
-            _json_line(
-                _token_line(
-                    name,
-                    url,
-                    answer.gen_time,
-                    answer.serial,
-                    bag.manifest_sha256,
-                    "manifest-sha256.txt",
-                )
-            )
-        )
-        outcomes.append(TimestampOutcome(url, True, answer.gen_time.isoformat()))
+        outcome, line = _keep_answer(bag, number, url, answer)
+        outcomes.append(outcome)
+        lines.append(_json_line(line))
     _write_text_file(bag.root / "timestamps" / "tokens.jsonl", "".join(lines))
     progress("timestamps", len(urls), len(urls))
     return outcomes
+
+
+async def _ask_authorities(
+    urls: list[str], digest: bytes, ca_file: Path | None, progress: BundleProgress
+) -> list[StampedToken | TimestampError]:
+    """Each authority's answer (a token or why there is none), asked all at once."""
+    if not urls:
+        return []
+    try:
+        roots = load_roots(ca_file)
+    except ValueError as exc:
+        return [TimestampError("no_trust_roots", str(exc)) for _ in urls]
+    progress("timestamps", 0, len(urls))
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        return list(await asyncio.gather(*(_stamp_one(client, u, digest, roots) for u in urls)))
+
+
+def _keep_answer(
+    bag: _Bag, number: int, url: str, answer: StampedToken | TimestampError
+) -> tuple[TimestampOutcome, dict[str, Any]]:
+    """Write a token beside the manifest; the outcome and its tokens.jsonl line."""
+    if isinstance(answer, TimestampError):
+        return TimestampOutcome(url, False, str(answer)), {"tsa_url": url, "error": str(answer)}
+    name = f"timestamps/manifest-{number}"
+    bag.path(f"{name}.tsr").write_bytes(answer.response)
+    _write_text_file(bag.path(f"{name}.pem"), answer.certificates_pem)
+    line = _token_line(
+        name, url, answer.gen_time, answer.serial, bag.manifest_sha256, "manifest-sha256.txt"
+    )
+    return TimestampOutcome(url, True, answer.gen_time.isoformat()), line
 
 
 # ---------------------------------------------------------------------------- documents
@@ -987,10 +1052,7 @@ def schema_document(profile: Profile) -> dict[str, Any]:
         "categories": [
             {
                 "code": category.code,
-                "label": {
-                    lang: plain(catalog.t(lang, f"category-{category.code}"))
-                    for lang in ("en", "uk", "ru")
-                },
+                "label": _labels(catalog, f"category-{category.code}"),
                 "rome_statute": category.rome_statute or None,
             }
             for category in CATEGORIES
@@ -998,13 +1060,16 @@ def schema_document(profile: Profile) -> dict[str, Any]:
         "perpetrators": [
             {
                 "code": code,
-                "label": {
-                    lang: plain(catalog.t(lang, f"party-{code}")) for lang in ("en", "uk", "ru")
-                },
+                "label": _labels(catalog, f"party-{code}"),
             }
             for code in (PERPETRATOR_UNKNOWN, *PARTY_CODES, PERPETRATOR_OTHER)
         ],
     }
+
+
+def _labels(catalog: Catalog, key: str) -> dict[str, str]:
+    """A message in each language, as plain text."""
+    return {lang: plain(catalog.t(lang, key)) for lang in ("en", "uk", "ru")}
 
 
 def _bag_info(org: str, export_id: str, profile: Profile, bag: _Bag, now: datetime) -> str:
@@ -1034,12 +1099,17 @@ def _zip_bag(root: Path, target: IO[bytes], top: str, cancelled: threading.Event
                 continue
             relative = path.relative_to(root).as_posix()
             info = zipfile.ZipInfo.from_file(path, f"{top}/{relative}")
-            original = "/files/" in relative and relative.startswith("data/tips/")
-            info.compress_type = zipfile.ZIP_STORED if original else zipfile.ZIP_DEFLATED
+            info.compress_type = _compression(relative)
             with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as out:
                 while chunk := source.read(CHUNK):
                     _stop_if(cancelled)
                     out.write(chunk)
+
+
+def _compression(relative: str) -> int:
+    """Originals are stored as they are (media do not compress); text is deflated."""
+    original = "/files/" in relative and relative.startswith("data/tips/")
+    return zipfile.ZIP_STORED if original else zipfile.ZIP_DEFLATED
 
 
 def _write_archive(
@@ -1071,15 +1141,17 @@ def _write_archive(
             buffered.flush()
         return raw.sha256.hexdigest()
     except BaseException:
-        for leftover in (partial, partial_age):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        _unlink_all((partial, partial_age))
         raise
 
 
+def _refuse_existing(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        raise BundleError(f"--out: {path} already exists (a bundle never overwrites)")
+
+
 def _move_into_place(folder: Path, final: Path) -> None:
-    if final.exists() or final.is_symlink():
-        raise BundleError(f"--out: {final} already exists (a bundle never overwrites)")
+    _refuse_existing(final)
     folder.rename(final)
 
 
@@ -1125,8 +1197,7 @@ def plan_target(out: Path, encrypt_to: str | None) -> _Target:
     if not out.parent.is_dir():
         raise BundleError(f"--out: the folder {out.parent} does not exist")
     for path in {out, final}:
-        if path.exists() or path.is_symlink():
-            raise BundleError(f"--out: {path} already exists (a bundle never overwrites)")
+        _refuse_existing(path)
     return _Target(final, archive, recipient)
 
 
@@ -1143,6 +1214,46 @@ def _effective_filters(filters: ExportFilters, cutoff: datetime) -> ExportFilter
 
 def _quiet(_phase: str, _done: int, _total: int | None) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One bundle's facts, fixed before any work: where it goes, when it started, what
+    was asked, and the scratch folder and partial files it works in."""
+
+    out: Path
+    target: _Target
+    export_id: str
+    started: datetime
+    profile: Profile
+    filters: ExportFilters  # as asked (recorded)
+    effective: ExportFilters  # what is exported (:func:`_effective_filters`)
+    org_name: str
+    actor: str
+    include_file_metadata: bool
+    work: Path
+
+    @property
+    def root(self) -> Path:
+        """The bag: a folder named like the ZIP inside the scratch folder, or the scratch
+        folder itself (moved into place when done)."""
+        out = self.out
+        return self.work / out.name.removesuffix(out.suffix) if self.target.archive else self.work
+
+    @property
+    def partials(self) -> tuple[Path, Path]:
+        """The ZIP and its encryption while they are written."""
+        name, export_id = self.out.name, self.export_id
+        return (
+            self.out.with_name(f".{name}.{export_id}.partial"),
+            self.out.with_name(f".{name}.age.{export_id}.partial"),
+        )
+
+    @property
+    def container(self) -> str:
+        if self.target.recipient is not None:
+            return "zip+age"
+        return "zip" if self.target.archive else "folder"
 
 
 async def write_bundle(
@@ -1173,128 +1284,44 @@ async def write_bundle(
     target = plan_target(out, encrypt_to)
     export_id = new_export_id()
     started = datetime.now(UTC)
-    effective = _effective_filters(filters, started)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    root = work / out.name.removesuffix(out.suffix) if target.archive else work
-    partial = out.with_name(f".{out.name}.{export_id}.partial")
-    partial_age = out.with_name(f".{out.name}.age.{export_id}.partial")
+    plan = _Plan(
+        out,
+        target,
+        export_id,
+        started,
+        profile,
+        filters,
+        _effective_filters(filters, started),
+        org_name,
+        actor,
+        include_file_metadata,
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)),
+    )
     bag: _Bag | None = None
     moved = recorded = False
     try:
-        root.mkdir(exist_ok=True)
-        bag = _Bag(root)
+        plan.root.mkdir(exist_ok=True)
+        bag = _Bag(plan.root)
         writer = _BundleWriter(
             sessions,
             store,
             bag,
             profile=profile,
-            filters=effective,
+            filters=plan.effective,
             include_file_metadata=include_file_metadata,
             progress=report,
             gazetteer=gazetteer,
         )
-        await writer.write_tables()
-        total = await count_tips(sessions, effective, profile) if progress is not None else None
-        await writer.write_tips(total)
-        await writer.write_chain()
-        counts = writer.counts
-        bag.copy_plain(Path(verifier.__file__), "data/verify.py")
-        bag.write_text("data/schema.json", _json_text(schema_document(profile)))
-        bag.write_text(
-            "data/README.txt",
-            bundle_readme.render(
-                org=org_name,
-                export_id=export_id,
-                created=started,
-                profile=profile.value,
-                tips=counts.tips,
-                files=counts.files,
-                head_seq=writer.head_seq,
-                head_hash=writer.head_hash,
-                include_file_metadata=include_file_metadata,
-                field_names=FIELDS[profile],
-            ),
+        total = (
+            await count_tips(sessions, plan.effective, profile) if progress is not None else None
         )
-        counts_document = {
-            "tips": counts.tips,
-            "files": counts.files,
-            "file_bytes": counts.file_bytes,
-            "updates": counts.updates,
-            "chain_entries": counts.chain_entries,
-            "chain_entries_redacted": counts.redacted_entries,
-            "tables": counts.tables,
-        }
-        export_document = {
-            "bundle_format": BUNDLE_FORMAT,
-            "export_id": export_id,
-            "created_at": started.isoformat(),
-            "tipbot_version": __version__,
-            "organisation": org_name,
-            "actor": actor,
-            "profile": profile.value,
-            "filters": filters.for_profile(profile).as_details(),
-            "submitted_before": started.isoformat(),
-            "redactions": redactions(profile),
-            "include_file_metadata": include_file_metadata,
-            "counts": counts_document,
-            "chain_head": {"seq": writer.head_seq, "hash": writer.head_hash},
-            "problems": counts.problems,
-            "custody_note": (
-                "This bundle is recorded in the custody log as a bundle_exported entry "
-                f"appended after entry {writer.head_seq}, the last entry in "
-                "data/custody/chain.jsonl: the bag's chain ends just before its own record."
-            ),
-        }
-        bag.write_text("data/export.json", _json_text(export_document))
-        manifest_sha256 = bag.close_manifests()
-        _write_text_file(root / "bagit.txt", BAGIT_TXT)
-        _write_text_file(
-            root / "bag-info.txt", _bag_info(org_name, export_id, profile, bag, started)
-        )
+        manifest_sha256 = await _fill_bag(plan, writer, total)
         anchors = await writer.write_anchors()
         stamps = await _timestamp_manifest(bag, tsa_urls, tsa_ca_file, report)
-        _tag_manifest(root)
-
-        final_sha256: str | None = None
-        if target.archive:
-            report("archive", 0, None)
-            final_sha256 = await _in_thread(
-                bag.cancelled, _write_archive, bag, partial, target.recipient, partial_age, report
-            )
-            finished = partial_age if target.recipient is not None else partial
-            os.link(finished, target.final)  # never replaces a file that appeared meanwhile
-            report("archive", 1, 1)
-        else:
-            _move_into_place(work, target.final)
+        _tag_manifest(plan.root)
+        final_sha256 = await _put_in_place(plan, bag, report)
         moved = True
-
-        details: dict[str, custody.JsonValue] = {
-            "export_id": export_id,
-            "profile": profile.value,
-            "filters": filters.for_profile(profile).as_details(),
-            "submitted_before": started.isoformat(),
-            "redactions": list(redactions(profile)),
-            "counts": {
-                "tips": counts.tips,
-                "files": counts.files,
-                "file_bytes": counts.file_bytes,
-                "updates": counts.updates,
-                "chain_entries": counts.chain_entries,
-                "payload_files": bag.streams,
-                "payload_bytes": bag.octets,
-            },
-            "chain_head": {"seq": writer.head_seq, "hash": writer.head_hash},
-            "manifest_sha256": manifest_sha256,
-            "sha256": final_sha256,
-            "container": (
-                "zip+age" if target.recipient is not None else "zip" if target.archive else "folder"
-            ),
-            "include_file_metadata": include_file_metadata,
-            "encrypted": target.recipient is not None,
-            "timestamps": [s.tsa_url for s in stamps if s.ok],
-            "timestamp_failures": [s.tsa_url for s in stamps if not s.ok],
-            "originals_left_out": len(counts.problems),
-        }
+        details = _bundle_details(plan, writer, manifest_sha256, final_sha256, stamps)
         async with transaction(sessions) as session:
             entry = await custody.append(
                 session, actor=actor, action=BUNDLE_EXPORTED, details=details
@@ -1304,11 +1331,11 @@ async def write_bundle(
             export_id=export_id,
             path=target.final,
             profile=profile,
-            tips=counts.tips,
-            files=counts.files,
-            file_bytes=counts.file_bytes,
-            updates=counts.updates,
-            chain_entries=counts.chain_entries,
+            tips=writer.counts.tips,
+            files=writer.counts.files,
+            file_bytes=writer.counts.file_bytes,
+            updates=writer.counts.updates,
+            chain_entries=writer.counts.chain_entries,
             head_hash=writer.head_hash,
             payload_files=bag.streams,
             payload_bytes=bag.octets,
@@ -1317,17 +1344,149 @@ async def write_bundle(
             encrypted=target.recipient is not None,
             timestamps=tuple(stamps),
             anchors=anchors,
-            problems=tuple(counts.problems),
+            problems=tuple(writer.counts.problems),
             custody_seq=entry.seq,
         )
     finally:
-        if bag is not None:
-            bag.abort()
-        for leftover in (partial, partial_age):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-        if target.archive or not moved:
-            _remove_tree(work)
-        if moved and not recorded:
-            # Every bundle is a custody entry: one that could not be recorded is not kept.
-            _remove_tree(target.final)
+        _clean_up(plan, bag, moved=moved, recorded=recorded)
+
+
+async def _fill_bag(plan: _Plan, writer: _BundleWriter, total: int | None) -> str:
+    """The payload (tables, tips and originals, chain, verifier, schema, README,
+    export.json) and the bag's own files; returns the SHA-256 of manifest-sha256.txt."""
+    bag, profile, counts = writer.bag, plan.profile, writer.counts
+    await writer.write_tables()
+    await writer.write_tips(total)
+    await writer.write_chain()
+    bag.copy_plain(Path(verifier.__file__), "data/verify.py")
+    bag.write_text("data/schema.json", _json_text(schema_document(profile)))
+    bag.write_text(
+        "data/README.txt",
+        bundle_readme.render(
+            org=plan.org_name,
+            export_id=plan.export_id,
+            created=plan.started,
+            profile=profile.value,
+            tips=counts.tips,
+            files=counts.files,
+            head_seq=writer.head_seq,
+            head_hash=writer.head_hash,
+            include_file_metadata=plan.include_file_metadata,
+            field_names=FIELDS[profile],
+        ),
+    )
+    bag.write_text("data/export.json", _json_text(_export_document(plan, writer)))
+    manifest_sha256 = bag.close_manifests()
+    _write_text_file(plan.root / "bagit.txt", BAGIT_TXT)
+    _write_text_file(
+        plan.root / "bag-info.txt",
+        _bag_info(plan.org_name, plan.export_id, profile, bag, plan.started),
+    )
+    return manifest_sha256
+
+
+def _export_document(plan: _Plan, writer: _BundleWriter) -> dict[str, Any]:
+    """data/export.json: what was exported, by whom, when, and what it holds."""
+    counts = writer.counts
+    return {
+        "bundle_format": BUNDLE_FORMAT,
+        "export_id": plan.export_id,
+        "created_at": plan.started.isoformat(),
+        "tipbot_version": __version__,
+        "organisation": plan.org_name,
+        "actor": plan.actor,
+        "profile": plan.profile.value,
+        "filters": plan.filters.for_profile(plan.profile).as_details(),
+        "submitted_before": plan.started.isoformat(),
+        "redactions": redactions(plan.profile),
+        "include_file_metadata": plan.include_file_metadata,
+        "counts": {
+            "tips": counts.tips,
+            "files": counts.files,
+            "file_bytes": counts.file_bytes,
+            "updates": counts.updates,
+            "chain_entries": counts.chain_entries,
+            "chain_entries_redacted": counts.redacted_entries,
+            "tables": counts.tables,
+        },
+        "chain_head": {"seq": writer.head_seq, "hash": writer.head_hash},
+        "problems": counts.problems,
+        "custody_note": (
+            "This bundle is recorded in the custody log as a bundle_exported entry "
+            f"appended after entry {writer.head_seq}, the last entry in "
+            "data/custody/chain.jsonl: the bag's chain ends just before its own record."
+        ),
+    }
+
+
+async def _put_in_place(plan: _Plan, bag: _Bag, report: BundleProgress) -> str | None:
+    """Move the bag folder to ``--out``, or zip it (and encrypt it) there; the SHA-256 of
+    the ZIP (or of its encryption), None for a folder."""
+    target = plan.target
+    if not target.archive:
+        _move_into_place(plan.work, target.final)
+        return None
+    report("archive", 0, None)
+    partial, partial_age = plan.partials
+    final_sha256: str = await _in_thread(
+        bag.cancelled, _write_archive, bag, partial, target.recipient, partial_age, report
+    )
+    finished = partial_age if target.recipient is not None else partial
+    os.link(finished, target.final)  # never replaces a file that appeared meanwhile
+    report("archive", 1, 1)
+    return final_sha256
+
+
+def _bundle_details(
+    plan: _Plan,
+    writer: _BundleWriter,
+    manifest_sha256: str,
+    final_sha256: str | None,
+    stamps: list[TimestampOutcome],
+) -> dict[str, custody.JsonValue]:
+    """The ``bundle_exported`` custody entry's details."""
+    counts, bag = writer.counts, writer.bag
+    return {
+        "export_id": plan.export_id,
+        "profile": plan.profile.value,
+        "filters": plan.filters.for_profile(plan.profile).as_details(),
+        "submitted_before": plan.started.isoformat(),
+        "redactions": list(redactions(plan.profile)),
+        "counts": {
+            "tips": counts.tips,
+            "files": counts.files,
+            "file_bytes": counts.file_bytes,
+            "updates": counts.updates,
+            "chain_entries": counts.chain_entries,
+            "payload_files": bag.streams,
+            "payload_bytes": bag.octets,
+        },
+        "chain_head": {"seq": writer.head_seq, "hash": writer.head_hash},
+        "manifest_sha256": manifest_sha256,
+        "sha256": final_sha256,
+        "container": plan.container,
+        "include_file_metadata": plan.include_file_metadata,
+        "encrypted": plan.target.recipient is not None,
+        "timestamps": [s.tsa_url for s in stamps if s.ok],
+        "timestamp_failures": [s.tsa_url for s in stamps if not s.ok],
+        "originals_left_out": len(counts.problems),
+    }
+
+
+def _clean_up(plan: _Plan, bag: _Bag | None, *, moved: bool, recorded: bool) -> None:
+    """Leave nothing but a recorded bundle: the scratch folder and partial files go, and a
+    bundle whose custody entry could not be written is removed."""
+    if bag is not None:
+        bag.abort()
+    _unlink_all(plan.partials)
+    if plan.target.archive or not moved:
+        _remove_tree(plan.work)
+    if moved and not recorded:
+        # Every bundle is a custody entry: one that could not be recorded is not kept.
+        _remove_tree(plan.target.final)
+
+
+def _unlink_all(paths: Iterable[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

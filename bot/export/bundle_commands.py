@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import atrest
 from bot.evidence import verifier
 from bot.export.bundle import BundleError, BundleProgress, BundleResult, write_bundle
 from bot.export.commands import cli_actor
@@ -25,6 +26,8 @@ from bot.media import MediaStore
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.cli import Subcommands
 
 _PHASES = {
@@ -129,6 +132,7 @@ async def _bundle(
 
     engine = create_engine(settings.database_url)
     try:
+        await _bind_key(engine, settings)
         return await write_bundle(
             session_factory(engine),
             MediaStore(settings.media_dir),
@@ -145,6 +149,18 @@ async def _bundle(
         )
     finally:
         await engine.dispose()
+
+
+async def _bind_key(engine: AsyncEngine, settings: Settings) -> None:
+    """Read file names and metadata with the instance key (they are stored sealed); say so
+    when there is no key and sealed values are left out."""
+    if atrest.bind_from_settings(engine, settings) or not await atrest.has_sealed(engine):
+        return
+    print(
+        "tipbot: no secret key (TIPBOT_SECRET_KEY or data/secret.key): the file names "
+        "and metadata stored sealed are left out",
+        file=sys.stderr,
+    )
 
 
 def _print_result(result: BundleResult) -> None:

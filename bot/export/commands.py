@@ -92,15 +92,10 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
         filters = ExportFilters.from_args(args)
     except FilterError as exc:
         return _fail(str(exc))
-    if args.bom and fmt != Format.CSV:
-        return _fail("--bom is for CSV only (JSON must not begin with a byte order mark)")
     out_path: Path | None = args.out
-    if out_path is None and fmt == Format.XLSX:
-        return _fail("xlsx needs --out FILE (a workbook cannot be written to standard output)")
-    if out_path is not None and out_path.is_dir():
-        return _fail(f"--out: {out_path} is a directory")
-    if out_path is not None and not out_path.parent.is_dir():
-        return _fail(f"--out: the folder {out_path.parent} does not exist")
+    problem = _option_problem(fmt, args.bom, out_path)
+    if problem is not None:
+        return _fail(problem)
     try:
         with _output(out_path) as out:
             result = asyncio.run(_export(settings, fmt, profile, filters, out, bom=args.bom))
@@ -111,15 +106,37 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
         return _fail("the output was closed before the export finished; nothing recorded", 1)
     except PermissionError as exc:
         return _fail(f"cannot write {exc.filename or out_path}: permission denied", 1)
+    print(_summary(result, out_path), file=sys.stderr)
+    return 0
+
+
+def _option_problem(fmt: Format, bom: bool, out_path: Path | None) -> str | None:
+    """What is wrong with the format and output options together, or None."""
+    if bom and fmt != Format.CSV:
+        return "--bom is for CSV only (JSON must not begin with a byte order mark)"
+    if out_path is None:
+        xlsx = fmt == Format.XLSX
+        return (
+            "xlsx needs --out FILE (a workbook cannot be written to standard output)"
+            if xlsx
+            else None
+        )
+    if out_path.is_dir():
+        return f"--out: {out_path} is a directory"
+    if not out_path.parent.is_dir():
+        return f"--out: the folder {out_path.parent} does not exist"
+    return None
+
+
+def _summary(result: ExportResult, out_path: Path | None) -> str:
+    """The line that says what was exported where, with its hash and export id."""
     where = str(out_path) if out_path is not None else "standard output"
     left_out = f", {result.skipped} without a point left out" if result.skipped else ""
-    print(
+    return (
         f"exported {result.rows} tips ({result.format}, {result.profile} profile{left_out}) "
         f"to {where}: {result.bytes} bytes, sha256 {result.sha256}, export id "
-        f"{result.export_id}",
-        file=sys.stderr,
+        f"{result.export_id}"
     )
-    return 0
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot import custody, intake
+from bot import custody, intake, outbox
 from bot.export.filters import ExportFilters, Profile
 from bot.export.rows import tip_conditions
 from bot.media import MediaStore
@@ -34,10 +34,7 @@ from db import uow
 from db.engine import SessionFactory, transaction
 from db.models import (
     MEDIA_STORED,
-    OUTBOX_CANCELLED,
-    OUTBOX_PENDING,
     Media,
-    OutboxMessage,
     Reporter,
     Tip,
     TipNote,
@@ -247,11 +244,7 @@ async def _erase(session: AsyncSession, tips: list[Tip]) -> dict[int, int]:
         update(TipNote).where(TipNote.tip_id.in_(ids)).values(text=None, is_open=False)
     )
     # Nothing about an erased tip is sent any more (a card, a question, a notice).
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.tip_id.in_(ids), OutboxMessage.status == OUTBOX_PENDING)
-        .values(status=OUTBOX_CANCELLED)
-    )
+    await outbox.cancel_of(session, ids)
     await session.execute(
         update(Reporter).where(Reporter.adding_to_tip_id.in_(ids)).values(adding_to_tip_id=None)
     )

@@ -583,12 +583,11 @@ async def _load_page(
     ``last``)."""
     page = _Page()
     media = await connection.execute(queries.media, bounds)
-    hashes, not_stored = page.media, page.not_stored
     for tip_id, status, sha256 in media.all():
         if status == MEDIA_STORED and sha256:
-            hashes[tip_id].append(sha256)
+            page.media[tip_id].append(sha256)
         else:
-            not_stored[tip_id] += 1
+            page.not_stored[tip_id] += 1
     if queries.profile == Profile.PUBLIC:
         return page
     for tip_id, kind, text in (await connection.execute(queries.notes, bounds)).all():
@@ -597,24 +596,34 @@ async def _load_page(
             getattr(page, _NOTE_FIELDS[kind])[tip_id].append(text)
     for tip_id, kind, reference in (await connection.execute(queries.links, bounds)).all():
         page.links[tip_id].append(f"{kind}:{reference}")
-    # The verdict's moderator is on the tip until a later action (a ban) names another;
-    # then the custody log's verdict entry says who it was.
+    page.decided_by.update(await _logged_deciders(connection, rows))
+    return page
+
+
+async def _logged_deciders(
+    connection: AsyncConnection, rows: Sequence[Sequence[Any]]
+) -> dict[int, str]:
+    """Who decided the tips whose verdict the tip no longer names. The verdict's moderator
+    is on the tip until a later action (a ban) names another; then the custody log's
+    verdict entry says who it was."""
     unsure = [
         row[0]
         for row in rows
         if row[_STATUS] in _VERDICT_STATUSES and row[_LAST_ACTION] not in _VERDICT_ACTIONS
     ]
-    if unsure:
-        verdicts = await connection.execute(
-            select(CustodyEntry.tip_id, CustodyEntry.details)
-            .where(CustodyEntry.tip_id.in_(unsure), CustodyEntry.action.in_(_VERDICT_ACTIONS))
-            .order_by(CustodyEntry.seq)
-        )
-        for tip_id, details in verdicts.all():
-            name = (details or {}).get("moderator")
-            if isinstance(name, str):
-                page.decided_by[tip_id] = name
-    return page
+    if not unsure:
+        return {}
+    verdicts = await connection.execute(
+        select(CustodyEntry.tip_id, CustodyEntry.details)
+        .where(CustodyEntry.tip_id.in_(unsure), CustodyEntry.action.in_(_VERDICT_ACTIONS))
+        .order_by(CustodyEntry.seq)
+    )
+    found: dict[int, str] = {}
+    for tip_id, details in verdicts.all():
+        name = (details or {}).get("moderator")
+        if isinstance(name, str):
+            found[tip_id] = name
+    return found
 
 
 def _investigator_values(
