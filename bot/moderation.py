@@ -2,31 +2,35 @@
 
 Every action names its moderator (Telegram id and display name), checks the version of the
 tip the moderator saw (so of two presses at the same moment exactly one applies; the other
-is told who was first), edits the tip, and appends a custody entry. Verdicts tell the
-reporter — neutrally, and only if they asked for it — through the outbox, but only once
-:data:`UNDO_WINDOW` has passed: until then a verdict can be taken back with one tap (the
-notice is cancelled). Later, any verdict can be reopened with a reason. Moderators' internal
-notes stay with the tip and are never relayed. What the files themselves say (capture time,
-GPS) is compared with the reported date and place (:func:`file_facts`).
+is told who was first), edits the tip, and appends a custody entry. :func:`decide` is the
+one entry point of a card's decision buttons: it locks in the documented order, checks the
+version, asks for confirmation on a tip someone else has taken, and applies the action.
+Verdicts tell the reporter — neutrally, and only if they asked for it — through the outbox,
+but only once :data:`UNDO_WINDOW` has passed: until then a verdict can be taken back with one
+tap (the notice is cancelled). Later, any verdict can be reopened with a reason. Moderators'
+internal notes stay with the tip and are never relayed. What the files themselves say
+(capture time, GPS) is compared with the reported date and place (:mod:`bot.file_facts`).
+
+An action that does not apply raises :class:`Conflict` (someone acted first) or
+:class:`Refused` (with a reason); both are raised before anything is changed.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import custody, outbox
+from bot.duplicates import SAME_FILE, SIMILAR_CONTEXT, SIMILAR_IMAGE
 from bot.evidence import testimony
-from bot.gazetteer import haversine_km
 from db.models import (
     MEDIA_FAILED,
-    OUTBOX_CANCELLED,
     OUTBOX_FAILED,
     OUTBOX_PENDING,
     OUTBOX_SENT,
@@ -49,6 +53,30 @@ from db.models import (
     TipNote,
 )
 
+
+class NoteKind(StrEnum):
+    """What a tip's note is (``tip_note.kind``)."""
+
+    QUESTION = "question"  # a moderator's question, relayed to the reporter
+    PENDING = "pending"  # a reply to a card, waiting for its moderator to send it or not
+    INTERNAL = "internal"  # a moderator's note for the other moderators: never relayed
+    ANSWER = "answer"  # the reporter's answer to a question
+    ADDITION = "addition"  # information the reporter added to a report
+
+
+class Shown(StrEnum):
+    """What a message of the bot's in the moderators' group is, for a tip
+    (``group_message.kind``)."""
+
+    CARD = "card"
+    ANSWER = "answer"  # a reporter's answer or addition
+    VIEW = "view"  # the tip's evidence: files, map, full text, metadata (or quoted notes)
+    HISTORY = "history"  # the custody history, without the reporter's words
+    ASK = "ask"  # a prompt: the reply is a question for the reporter
+    NOTE = "note"  # a prompt: the reply is an internal note
+    DUPREF = "dupref"  # a prompt: the reply names the original of a duplicate
+
+
 REJECT_REASONS: tuple[str, ...] = ("spam", "not_relevant", "not_enough_info", "other")
 REOPEN_REASONS: tuple[str, ...] = ("new_information", "mistake", "other")
 VERDICTS = frozenset({TIP_VERIFIED, TIP_REJECTED, TIP_DUPLICATE})
@@ -57,18 +85,19 @@ VERDICT_ACTIONS = frozenset({"verified", "rejected", "duplicate"})
 # How long a verdict can be taken back with one tap. The reporter's notice waits as long,
 # so an undone verdict never told anyone anything.
 UNDO_WINDOW = timedelta(seconds=60)
-# Outbox rows that redraw a tip's card where it is (the kind is handled by the worker in
-# handlers/moderation/delivery.py): when a reporter's answer reached the group, and when a
-# verdict's minute to undo it is over.
-REDRAW = "card_redraw"
+# Outbox rows that redraw a tip's card where it is: when a reporter's answer reached the
+# group, and when a verdict's minute to undo it is over.
+REDRAW = outbox.Kind.REDRAW
 # A moderator's note on a tip, for the other moderators only: never relayed.
-INTERNAL_NOTE = "internal"
+INTERNAL_NOTE = NoteKind.INTERNAL
+# The custody action of an internal note (its entry holds the note's id, not its words).
+NOTE_ADDED = "note_added"
 # Tips a moderator can still act on.
 OPEN = frozenset({TIP_SUBMITTED, TIP_IN_REVIEW, TIP_NEEDS_INFO})
 # A question typed as a reply to a card, waiting for its moderator to confirm it.
-PENDING_QUESTION = "pending"
+PENDING_QUESTION = NoteKind.PENDING
 # Messages in the group that show a tip's content: a withdrawal deletes them.
-CONTENT_COPIES = ("card", "answer", "view")
+CONTENT_COPIES = (Shown.CARD, Shown.ANSWER, Shown.VIEW)
 # How the last_error of an outbox row Telegram refused for good starts (the message itself,
 # in its safe form too): such rows are failed, never retried, and counted by stats().
 REFUSED = "refused: "
@@ -101,11 +130,15 @@ class Conflict(Exception):
 
 
 class Refused(Exception):
-    """The action does not apply to this tip now; ``reason`` is a message key suffix."""
+    """The action does not apply to this tip now: ``reason`` says why (``"stale"``: what the
+    button or reply names is gone or was never there; ``"no-contact"``: the reporter did not
+    allow questions; else the suffix of a ``mod-refused-`` message), ``tip`` is the tip
+    concerned where there is one."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, tip: Tip | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.tip = tip
 
 
 async def tip_for_update(session: AsyncSession, tip_id: int) -> Tip | None:
@@ -113,6 +146,20 @@ async def tip_for_update(session: AsyncSession, tip_id: int) -> Tip | None:
     return (
         await session.execute(select(Tip).where(Tip.id == tip_id).with_for_update())
     ).scalar_one_or_none()
+
+
+async def _locked(session: AsyncSession, tip_id: int) -> Tip:
+    """The tip, locked; :class:`Refused` (stale) if there is none."""
+    tip = await tip_for_update(session, tip_id)
+    if tip is None:
+        raise Refused("stale")
+    return tip
+
+
+async def submitted_tip(session: AsyncSession, tip_id: int | None) -> Tip | None:
+    """A tip the reporter has sent (a draft's words and files are not the moderators')."""
+    tip = await session.get(Tip, tip_id) if tip_id is not None else None
+    return tip if tip is not None and tip.status != TIP_DRAFT else None
 
 
 def check_version(tip: Tip, seen: int | None) -> None:
@@ -276,9 +323,7 @@ async def _hold_back_notices(session: AsyncSession, tip: Tip, since: datetime | 
     )
     if any(row.status == OUTBOX_SENT or row.lease_until is not None for row in rows):
         return False
-    for row in rows:
-        if row.status == OUTBOX_PENDING:
-            row.status = OUTBOX_CANCELLED
+    outbox.cancel(*(row for row in rows if row.status == OUTBOX_PENDING))
     return True
 
 
@@ -296,30 +341,46 @@ async def undo_verdict(session: AsyncSession, tip: Tip, moderator: Moderator) ->
         raise Refused("undo-expired")
     entry = await _verdict_entry(session, tip)
     before: dict[str, Any] = dict(entry.details) if entry is not None else {}
+    await _restore_status(session, tip, before)
+    await _reopen_questions(session, before.get("questions_closed"))
+    _clear_verdict(tip)
+    await _record(session, tip, moderator, "verdict_undone", {"verdict": verdict})
+    return verdict
+
+
+def _open_status(tip: Tip) -> str:
+    """An open tip's status by whether someone has taken it."""
+    return TIP_IN_REVIEW if tip.assignee_id is not None else TIP_SUBMITTED
+
+
+async def _restore_status(session: AsyncSession, tip: Tip, before: dict[str, Any]) -> None:
+    """The status and assignee a verdict's entry says the tip had before it."""
     previous = before.get("previous")
-    if previous in OPEN:
-        tip.status = str(previous)
-    else:
-        tip.status = TIP_IN_REVIEW if tip.assignee_id is not None else TIP_SUBMITTED
+    tip.status = str(previous) if previous in OPEN else _open_status(tip)
     if before.get("self_assigned"):
         tip.assignee_id = tip.assignee_name = None
         if tip.status == TIP_IN_REVIEW:
             tip.status = TIP_SUBMITTED
     if tip.status == TIP_SUBMITTED and await is_banned(session, tip):
         tip.status = TIP_QUARANTINED  # banned meanwhile: as the ban does to untaken reports
-    closed = [int(n) for n in before.get("questions_closed") or [] if isinstance(n, int)]
-    if closed:
-        for note in (
-            await session.execute(
-                select(TipNote).where(TipNote.id.in_(closed), TipNote.kind == "question")
-            )
-        ).scalars():
-            note.is_open = True
+
+
+async def _reopen_questions(session: AsyncSession, closed: object) -> None:
+    """Open again the questions a verdict closed (their ids, as its entry keeps them)."""
+    ids = [n for n in closed if isinstance(n, int)] if isinstance(closed, list) else []
+    if not ids:
+        return
+    notes = await session.execute(
+        select(TipNote).where(TipNote.id.in_(ids), TipNote.kind == NoteKind.QUESTION)
+    )
+    for note in notes.scalars():
+        note.is_open = True
+
+
+def _clear_verdict(tip: Tip) -> None:
     tip.reject_reason = None
     tip.duplicate_of_id = None
     tip.reviewed_at = None
-    await _record(session, tip, moderator, "verdict_undone", {"verdict": verdict})
-    return verdict
 
 
 async def reopen(session: AsyncSession, tip: Tip, moderator: Moderator, reason: str) -> None:
@@ -333,11 +394,119 @@ async def reopen(session: AsyncSession, tip: Tip, moderator: Moderator, reason: 
         raise Conflict(tip)
     verdict = tip.status
     await _hold_back_notices(session, tip, tip.reviewed_at)
-    tip.status = TIP_IN_REVIEW if tip.assignee_id is not None else TIP_SUBMITTED
-    tip.reject_reason = None
-    tip.duplicate_of_id = None
-    tip.reviewed_at = None
+    tip.status = _open_status(tip)
+    _clear_verdict(tip)
     await _record(session, tip, moderator, "reopened", {"reason": reason, "verdict": verdict})
+
+
+# ---------------------------------------------------------------------------- a card's decisions
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision button as pressed: the action, the version of the card it was on (None
+    only where no card is involved, as with ``/unban``), its argument (a reason, urgent's
+    ``1``/``0``), the original's id for ``dup``, and whether it was confirmed on a tip that
+    someone else has taken."""
+
+    action: str
+    version: int | None
+    arg: str = ""
+    original_id: int | None = None
+    force: bool = False
+
+
+@dataclass(slots=True)
+class Decided:
+    """What became of a decision on ``tip`` (as it is now): ``done`` names what was done
+    (``"take"``, ``"urgent-on"``, ``"undo"``, ...) with the action's ``result`` (the verdict
+    undone, the references a ban quarantined); or ``confirm`` (someone else has the tip: ask
+    first); or the ``problem`` that stopped it. ``others``: the reporter's other tips with a
+    card, to redraw after a ban or its end."""
+
+    tip: Tip
+    done: str | None = None
+    result: Any = None
+    confirm: bool = False
+    problem: Conflict | Refused | None = None
+    others: list[int] = field(default_factory=list)
+
+
+Apply = Callable[[AsyncSession, Tip, Moderator, Decision, bool], Awaitable[Any]]
+
+
+async def _duplicate(
+    session: AsyncSession, tip: Tip, moderator: Moderator, decision: Decision, notify: bool
+) -> None:
+    original = await submitted_tip(session, decision.original_id)
+    if original is None:
+        raise Refused("duplicate-unknown")
+    await mark_duplicate(session, tip, original, moderator, notify=notify)
+
+
+_APPLY: dict[str, Apply] = {
+    "take": lambda s, tip, mod, d, n: take(s, tip, mod),
+    "release": lambda s, tip, mod, d, n: release(s, tip, mod),
+    "urgent": lambda s, tip, mod, d, n: set_urgent(s, tip, mod, d.arg == "1"),
+    "verify": lambda s, tip, mod, d, n: verify(s, tip, mod, notify=n),
+    "reject": lambda s, tip, mod, d, n: reject(s, tip, mod, d.arg, notify=n),
+    "dup": _duplicate,
+    "ban": lambda s, tip, mod, d, n: ban(s, tip, mod),
+    "unban": lambda s, tip, mod, d, n: unban(s, tip, mod),
+    "undo": lambda s, tip, mod, d, n: undo_verdict(s, tip, mod),
+    "reopen": lambda s, tip, mod, d, n: reopen(s, tip, mod, d.arg),
+}
+# The decisions a card's buttons make.
+DECISIONS = frozenset(_APPLY)
+# Decisions about the reporter rather than one tip: the reporter's row is locked first.
+_ABOUT_REPORTER = frozenset({"ban", "unban"})
+
+
+async def decide(
+    session: AsyncSession, tip_id: int, decision: Decision, moderator: Moderator, *, notify: bool
+) -> Decided | None:
+    """Make a card's decision on the locked tip (None if there is no such tip). Of two
+    presses on the same version exactly one applies; the other's ``problem`` is a
+    :class:`Conflict`. ``notify``: verdicts tell reporters who asked for it."""
+    about_reporter = decision.action in _ABOUT_REPORTER
+    if about_reporter:
+        await lock_reporter_of(session, tip_id)
+    tip = await tip_for_update(session, tip_id)
+    if tip is None:
+        return None
+    decided = await _decide_on(session, tip, decision, moderator, notify)
+    if about_reporter and decided.done is not None:
+        # Up to ten (each redraw costs the group's budget); others catch up later.
+        decided.others = await other_cards(session, tip)
+    return decided
+
+
+async def _decide_on(
+    session: AsyncSession, tip: Tip, decision: Decision, moderator: Moderator, notify: bool
+) -> Decided:
+    try:
+        check_version(tip, decision.version)
+        if _needs_confirmation(tip, decision, moderator):
+            return Decided(tip, confirm=True)
+        result = await _APPLY[decision.action](session, tip, moderator, decision, notify)
+    except (Conflict, Refused) as exc:
+        return Decided(tip, problem=exc)
+    return Decided(tip, done=_done(decision), result=result)
+
+
+def _needs_confirmation(tip: Tip, decision: Decision, moderator: Moderator) -> bool:
+    return (
+        not decision.force
+        and tip.assignee_id is not None
+        and tip.assignee_id != moderator.id
+        and tip.status in OPEN
+    )
+
+
+def _done(decision: Decision) -> str:
+    if decision.action == "urgent":
+        return "urgent-on" if decision.arg == "1" else "urgent-off"
+    return decision.action
 
 
 # ---------------------------------------------------------------------------- internal notes
@@ -358,14 +527,14 @@ async def add_note(
         raise Refused("withdrawn")
     if pending is not None:
         note = pending
-        note.kind, note.is_open, note.created_at = INTERNAL_NOTE, False, utcnow()
+        note.kind, note.is_open, note.created_at = NoteKind.INTERNAL, False, utcnow()
     else:
-        note = _moderators_note(session, tip, moderator, INTERNAL_NOTE, text)
+        note = _moderators_note(session, tip, moderator, NoteKind.INTERNAL, text)
     await session.flush()
     await custody.append(
         session,
         actor=moderator.actor,
-        action="note_added",
+        action=NOTE_ADDED,
         tip_id=tip.id,
         details={"moderator": moderator.name, "note": note.id},
     )
@@ -533,18 +702,138 @@ async def ask(
     reporter = await session.get(Reporter, tip.reporter_id)
     if reporter is None or not reporter.chat_id_enc:
         raise Refused("unreachable")
+    note = pending or _moderators_note(session, tip, moderator, NoteKind.QUESTION, text)
+    note.kind, note.is_open = NoteKind.QUESTION, True
     if pending is not None:
-        note = pending
-        note.kind, note.is_open, note.created_at = "question", True, utcnow()
-    else:
-        note = _moderators_note(session, tip, moderator, "question", text)
-        note.is_open = True
+        note.created_at = utcnow()
     if tip.status in (TIP_SUBMITTED, TIP_IN_REVIEW):
         tip.status = TIP_NEEDS_INFO
     await session.flush()
     await outbox.enqueue(session, outbox.QUESTION, tip_id=tip.id, payload={"note": note.id})
     await _record(session, tip, moderator, "question_asked", {"note": note.id})
     return note
+
+
+def _require_contact(tip: Tip) -> None:
+    if not tip.contact_allowed:
+        raise Refused("no-contact", tip)
+
+
+async def prompt_target(session: AsyncSession, tip_id: int, kind: Shown) -> Tip:
+    """The tip a prompt (a question, a note, the original's reference) is about, if such a
+    reply can be made (else :class:`Refused`: ``stale``, or ``no-contact`` for a question
+    to a reporter who did not allow it)."""
+    tip = await submitted_tip(session, tip_id)
+    if tip is None or (kind == Shown.NOTE and tip.status == TIP_WITHDRAWN):
+        raise Refused("stale", tip)
+    if kind == Shown.ASK:
+        _require_contact(tip)
+    return tip
+
+
+async def ask_reporter(session: AsyncSession, tip_id: int, moderator: Moderator, text: str) -> Tip:
+    """A moderator's reply to the "write your question" prompt: relayed to the reporter,
+    if they allowed contact (else :class:`Refused`, ``no-contact``). Returns the tip."""
+    tip = await _locked(session, tip_id)
+    _require_contact(tip)
+    await ask(session, tip, moderator, text)
+    return tip
+
+
+async def note_on(session: AsyncSession, tip_id: int, moderator: Moderator, text: str) -> Tip:
+    """A moderator's reply to the "write your note" prompt: an internal note on the tip."""
+    tip = await _locked(session, tip_id)
+    await add_note(session, tip, moderator, text)
+    return tip
+
+
+async def duplicate_by_reference(
+    session: AsyncSession,
+    tip_id: int,
+    reference: str | None,
+    moderator: Moderator,
+    *,
+    notify: bool,
+) -> Tip:
+    """A reply to the "which report?" prompt: the tip is a duplicate of the one with that
+    reference (:class:`Refused`, ``no-such-reference``, if there is none)."""
+    tip = await _locked(session, tip_id)
+    original = await find_by_reference(session, reference) if reference else None
+    if original is None:
+        raise Refused("no-such-reference", tip)
+    await mark_duplicate(session, tip, original, moderator, notify=notify)
+    return tip
+
+
+async def offer_question(
+    session: AsyncSession, tip_id: int, moderator: Moderator, text: str
+) -> tuple[Tip, TipNote] | None:
+    """A reply to a card, kept as a question its moderator may send (:func:`draft_question`);
+    None if no question could be sent (a conversation among moderators)."""
+    tip = await tip_for_update(session, tip_id)
+    if tip is None or not tip.contact_allowed or tip.status not in OPEN:
+        return None
+    return tip, await draft_question(session, tip, moderator, text)
+
+
+async def pending_question(
+    session: AsyncSession, tip_id: int, note_id: int | None, moderator: Moderator
+) -> TipNote:
+    """The reply :func:`draft_question` kept under the tip's card, for the moderator who
+    wrote it (else :class:`Refused`: ``stale``, or ``not-yours``)."""
+    note = await session.get(TipNote, note_id) if note_id is not None else None
+    if note is None or note.tip_id != tip_id or note.kind != NoteKind.PENDING:
+        raise Refused("stale")
+    if note.moderator_id != moderator.id:
+        raise Refused("not-yours")
+    return note
+
+
+async def _kept(
+    session: AsyncSession, tip_id: int, note_id: int | None, moderator: Moderator
+) -> tuple[Tip, TipNote]:
+    """The locked tip and the reply kept under its card (see :func:`pending_question`)."""
+    tip = await _locked(session, tip_id)
+    return tip, await pending_question(session, tip_id, note_id, moderator)
+
+
+async def send_pending_question(
+    session: AsyncSession, tip_id: int, note_id: int | None, moderator: Moderator
+) -> Tip:
+    """[Send] under a kept reply: it goes to the reporter as a question."""
+    tip, note = await _kept(session, tip_id, note_id, moderator)
+    _require_contact(tip)
+    await ask(session, tip, moderator, note.text or "", pending=note)
+    return tip
+
+
+async def keep_pending_as_note(
+    session: AsyncSession, tip_id: int, note_id: int | None, moderator: Moderator
+) -> Tip:
+    """[Internal note] under a kept reply: it stays with the tip as a moderators' note."""
+    tip, note = await _kept(session, tip_id, note_id, moderator)
+    await add_note(session, tip, moderator, note.text or "", pending=note)
+    return tip
+
+
+async def drop_pending_question(
+    session: AsyncSession, tip_id: int, note_id: int | None, moderator: Moderator
+) -> None:
+    """[Don't send]: the kept reply is forgotten (it stays a message among moderators)."""
+    await session.delete(await pending_question(session, tip_id, note_id, moderator))
+
+
+async def _close_answered(session: AsyncSession, tip: Tip, question: TipNote | None) -> None:
+    """Close the question a reporter's message answers, if still open (a verdict closes a
+    tip's open questions): a tip waiting for information is back in review."""
+    if question is None:
+        return
+    await session.refresh(question)
+    if not question.is_open:
+        return
+    question.is_open = False
+    if tip.status == TIP_NEEDS_INFO:
+        tip.status = _open_status(tip)
 
 
 async def _close_questions(session: AsyncSession, tip: Tip) -> list[int]:
@@ -572,7 +861,7 @@ async def open_question(
     query = (
         select(TipNote)
         .join(Tip, Tip.id == TipNote.tip_id)
-        .where(Tip.reporter_id == reporter_id, TipNote.kind == "question")
+        .where(Tip.reporter_id == reporter_id, TipNote.kind == NoteKind.QUESTION)
         .order_by(TipNote.id.desc())
         .limit(1)
     )
@@ -594,7 +883,7 @@ async def answering(session: AsyncSession, reporter_id: int) -> int | None:
             .join(Tip, Tip.id == TipNote.tip_id)
             .where(
                 Tip.reporter_id == reporter_id,
-                TipNote.kind == "answer",
+                TipNote.kind == NoteKind.ANSWER,
                 TipNote.created_at >= utcnow() - ANSWER_CONTINUES,
             )
             .order_by(TipNote.id.desc())
@@ -622,16 +911,9 @@ async def add_from_reporter(
     meanwhile is seen (not overwritten with "submitted"), and the note's foreign key does
     not take a share lock that a moderator's lock on the tip would then deadlock with."""
     await session.refresh(tip, with_for_update=True)
-    if question is not None:
-        await session.refresh(question)  # a verdict closes the tip's open questions
-        if not question.is_open:
-            question = None
+    await _close_answered(session, tip, question)
     note = TipNote(tip_id=tip.id, kind=kind, text=text, media_id=media_id)
     session.add(note)
-    if question is not None:
-        question.is_open = False
-        if tip.status == TIP_NEEDS_INFO:
-            tip.status = TIP_IN_REVIEW if tip.assignee_id else TIP_SUBMITTED
     await session.flush()
     await outbox.enqueue(
         session, outbox.ANSWER, tip_id=tip.id, payload={"note": note.id}, delay=gather
@@ -639,7 +921,7 @@ async def add_from_reporter(
     await custody.append(
         session,
         actor=actor,
-        action="answer_received" if kind == "answer" else "information_added",
+        action="answer_received" if kind == NoteKind.ANSWER else "information_added",
         tip_id=tip.id,
         details={
             "note": note.id,
@@ -662,6 +944,12 @@ async def find_by_reference(session: AsyncSession, reference: str) -> Tip | None
     ).scalar_one_or_none()
 
 
+async def submitted_by_reference(session: AsyncSession, reference: str) -> Tip | None:
+    """A tip the reporter has sent, by its reference (a draft is not the moderators')."""
+    tip = await find_by_reference(session, reference)
+    return tip if tip is not None and tip.status != TIP_DRAFT else None
+
+
 async def remember_group_message(
     session: AsyncSession, chat_id: int, message_id: int, tip_id: int, kind: str
 ) -> None:
@@ -671,8 +959,12 @@ async def remember_group_message(
     if await session.get(GroupMessage, (chat_id, message_id)) is None:
         session.add(GroupMessage(chat_id=chat_id, message_id=message_id, tip_id=tip_id, kind=kind))
         await session.flush()
-    if kind not in CONTENT_COPIES:
-        return
+    if kind in CONTENT_COPIES:
+        await _withdraw_again(session, tip_id)
+
+
+async def _withdraw_again(session: AsyncSession, tip_id: int) -> None:
+    """Queue the withdrawal of a withdrawn tip's copies again, unless one is waiting."""
     tip = await session.get(Tip, tip_id)
     if tip is None or tip.status != TIP_WITHDRAWN:
         return
@@ -690,10 +982,63 @@ async def remember_group_message(
         await outbox.enqueue(session, outbox.WITHDRAWN, tip_id=tip_id)
 
 
+async def remember_shown(
+    session: AsyncSession,
+    chat_id: int,
+    message_ids: Iterable[int],
+    tip_id: int,
+    kind: Shown,
+    *,
+    viewer: Moderator | None = None,
+    view: str | None = None,
+) -> None:
+    """Remember what was shown of a tip in the group (so a withdrawal can take it back out);
+    with ``viewer`` and ``view``, a view of the evidence, recorded in the custody log."""
+    for message_id in message_ids:
+        await remember_group_message(session, chat_id, message_id, tip_id, kind)
+    if viewer is not None and view is not None:
+        await evidence_viewed(session, tip_id, viewer, view)
+
+
+async def card_posted(session: AsyncSession, tip_id: int, chat_id: int, message_id: int) -> None:
+    """The tip's card is now this message: the one its decisions edit."""
+    tip = await session.get(Tip, tip_id)
+    if tip is not None:
+        tip.card_chat_id, tip.card_message_id = chat_id, message_id
+        await remember_group_message(session, chat_id, message_id, tip.id, Shown.CARD)
+
+
 async def group_message(
     session: AsyncSession, chat_id: int, message_id: int
 ) -> GroupMessage | None:
     return await session.get(GroupMessage, (chat_id, message_id))
+
+
+class Belongs(Enum):
+    """Whose a message in the group is, for a press on it naming a tip."""
+
+    NO_TIP = "no tip"  # the tip named does not exist or is a draft
+    THIS_TIP = "this tip"  # recorded as the tip's, or its card
+    OTHER_TIP = "other tip"  # recorded as another tip's
+    UNKNOWN = "unknown"  # no record of it (a digest, a list, a card not recorded yet)
+
+
+async def message_belongs(
+    session: AsyncSession, tip_id: int, where: tuple[int, int] | None
+) -> Belongs:
+    """Whether the group's message ``where`` (chat id, message id; None when Telegram did not
+    say) is one of the submitted tip ``tip_id``'s."""
+    tip = await submitted_tip(session, tip_id)
+    if tip is None:
+        return Belongs.NO_TIP
+    if where is None:
+        return Belongs.UNKNOWN
+    shown = await session.get(GroupMessage, where)
+    if shown is not None:
+        return Belongs.THIS_TIP if shown.tip_id == tip.id else Belongs.OTHER_TIP
+    if (tip.card_chat_id, tip.card_message_id) == where:
+        return Belongs.THIS_TIP
+    return Belongs.UNKNOWN
 
 
 async def queue(
@@ -750,7 +1095,7 @@ class Suggestion:
     distance: int | None
 
 
-_LINK_STRENGTH = {"same_file": 0, "similar_image": 1, "similar_context": 2}
+_LINK_STRENGTH = {SAME_FILE: 0, SIMILAR_IMAGE: 1, SIMILAR_CONTEXT: 2}
 
 
 async def links(session: AsyncSession, tip: Tip) -> list[Suggestion]:
@@ -768,7 +1113,7 @@ async def links(session: AsyncSession, tip: Tip) -> list[Suggestion]:
     for other, kind, distance in rows.all():
         others[other.id] = other
         kinds.setdefault(other.id, set()).add(kind)
-        if distance is not None and kind != "same_file":
+        if distance is not None and kind != SAME_FILE:
             distances[other.id] = min(distance, distances.get(other.id, distance))
     found = [
         Suggestion(
@@ -841,98 +1186,3 @@ async def stats(session: AsyncSession, *, days: int = 14) -> dict[str, Any]:
         "day": sorted(per_day.items()),
         "undelivered": int(undelivered),
     }
-
-
-# ---------------------------------------------------------------------------- file metadata
-
-# A capture time and the reported date, or a file's GPS and the reported place, further apart
-# than this are flagged to the moderators.
-DATE_TOLERANCE = timedelta(days=1)
-PLACE_TOLERANCE_KM = 25.0
-# Cameras without a set clock write 0000:00:00 or the epoch of their format (1904, 1970).
-_EARLIEST_CAPTURE = 1990
-_CAPTURE_TIME = re.compile(
-    r"^\s*(\d{4})[:-](\d{2})[:-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class FileFacts:
-    """What a file's own metadata says of when and where it was made, against the report:
-    ``days_apart`` and ``km_apart`` are None where there is nothing to compare."""
-
-    media: Media
-    taken_at: datetime | None  # as the camera wrote it: local time, no time zone
-    lat: float | None
-    lon: float | None
-    days_apart: float | None
-    km_apart: float | None
-
-    @property
-    def date_disagrees(self) -> bool:
-        tolerance = DATE_TOLERANCE.total_seconds() / 86400
-        return self.days_apart is not None and self.days_apart > tolerance
-
-    @property
-    def place_disagrees(self) -> bool:
-        return self.km_apart is not None and self.km_apart > PLACE_TOLERANCE_KM
-
-
-def capture_time(value: object) -> datetime | None:
-    """A capture time as EXIF (``2022:02:24 10:11:12``) or a container tag
-    (``2022-02-24 10:11:12``) writes it; None when absent or unusable."""
-    if not isinstance(value, str):
-        return None
-    match = _CAPTURE_TIME.match(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
-    if year < _EARLIEST_CAPTURE:
-        return None
-    try:
-        return datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return None
-
-
-def _days_from_report(tip: Tip, taken: datetime) -> float | None:
-    """How many days a capture time lies outside the reported date (0 inside it)."""
-    reported = tip.incident_date
-    if reported is None or tip.incident_date_precision not in ("day", "month"):
-        return None
-    if tip.incident_date_precision == "month":
-        first = date(reported.year, reported.month, 1)
-        following = date(reported.year + reported.month // 12, reported.month % 12 + 1, 1)
-        start = datetime.combine(first, clock())
-        end = datetime.combine(following, clock())
-    elif tip.incident_time is not None:  # the reported moment itself
-        start = end = datetime.combine(reported, tip.incident_time)
-    else:  # any time of the reported day
-        start = datetime.combine(reported, clock())
-        end = start + timedelta(days=1)
-    if start <= taken <= end:
-        return 0.0
-    gap = start - taken if taken < start else taken - end
-    return gap.total_seconds() / 86400
-
-
-def file_facts(tip: Tip, media: list[Media]) -> list[FileFacts]:
-    """The files whose metadata holds a capture time or a position, each compared with the
-    reported date and place (flagged beyond a day or 25 km)."""
-    found: list[FileFacts] = []
-    for item in media:
-        meta = item.file_metadata or {}
-        taken = capture_time(meta.get("taken_at"))
-        gps = meta.get("gps") if isinstance(meta.get("gps"), dict) else None
-        lat = gps.get("lat") if gps else None
-        lon = gps.get("lon") if gps else None
-        if not (isinstance(lat, int | float) and isinstance(lon, int | float)):
-            lat = lon = None
-        if taken is None and lat is None:
-            continue
-        km = None
-        if lat is not None and lon is not None and tip.lat is not None and tip.lon is not None:
-            km = haversine_km(float(lat), float(lon), tip.lat, tip.lon)
-        days = _days_from_report(tip, taken) if taken is not None else None
-        found.append(FileFacts(item, taken, lat, lon, days, km))
-    return found

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ReplyKeyboardRemove, Update
 
-from bot import custody, intake
+from bot import account, intake
 from bot.i18n import Html
 from bot.refcode import normalise_reference
-from db.models import Tip
+from bot.session import Session
 from handlers import render
 from handlers.base import Ctx, Screen, button, handler, keyboard
 from handlers.replies import Reply
 from handlers.state import State, consent_first, respond
 
 
-async def my_reports_reply(session: AsyncSession, state: State) -> Reply:
+async def my_reports_reply(session: Session, state: State) -> Reply:
     assert state.reporter is not None
     tips = await intake.list_tips(session, state.reporter.id)
     return Reply(send=[render.my_reports(state.services, state.lang, tips)])
@@ -24,7 +22,7 @@ async def my_reports_reply(session: AsyncSession, state: State) -> Reply:
 
 @handler("account.my_reports")
 async def my_reports_command(update: Update, context: Ctx) -> None:
-    async def decide(session: AsyncSession, state: State) -> Reply:
+    async def decide(session: Session, state: State) -> Reply:
         if not state.consented:
             return consent_first(state)
         return await my_reports_reply(session, state)
@@ -37,49 +35,45 @@ def _pressed_message_id(update: Update) -> int:
     return query.message.message_id if query is not None and query.message else 0
 
 
+def _erased_reference(update: Update) -> str:
+    """The reference an ``e:`` button names, or ``-`` (none, or not one this bot wrote: a
+    NUL in it would fail the query)."""
+    query = update.callback_query
+    reference = (query.data or "e:-").split(":", 1)[1] if query is not None else "-"
+    return reference if normalise_reference(reference) == reference else "-"
+
+
 @handler("account.erase")
 async def erase_button(update: Update, context: Ctx) -> None:
     """``e:<reference>`` (after a submission) or ``e:-`` (from Privacy & safety): delete the
     chat's recent messages, both sides, and leave only a neutral line."""
-    query = update.callback_query
-    reference = (query.data or "e:-").split(":", 1)[1] if query is not None else "-"
-    if normalise_reference(reference) != reference:
-        reference = "-"  # not one this bot wrote (a NUL in it would fail the query)
+    reference = _erased_reference(update)
     up_to = _pressed_message_id(update)
 
-    async def decide(session: AsyncSession, state: State) -> Reply:
+    async def decide(session: Session, state: State) -> Reply:
         if not state.consented or state.reporter is None:
             return consent_first(state)
-        tip_id = (
-            await session.execute(
-                select(Tip.id).where(
-                    Tip.reference == reference, Tip.reporter_id == state.reporter.id
-                )
-            )
-        ).scalar_one_or_none()
-        start = await intake.erase_start(session, state.reporter.id)
-        await intake.forget_chat_messages(session, state.reporter)
-        await custody.append(
-            session,
-            actor=state.actor,
-            action="conversation_erased",
-            tip_id=tip_id,
-            details={"from_message": start or 0, "to_message": up_to},
+        erasure = await account.erase_conversation(
+            session, state.reporter, actor=state.actor, reference=reference, up_to=up_to
         )
-        neutral = (
-            state.t("erase-done", reference=reference)
-            if tip_id is not None
-            else state.t("erase-done-plain")
-        )
-        # The messages go, but the chat itself stays in the list: say how to remove it.
-        hint = state.t("delete-chat-hint")
-        return Reply(
-            toast=state.t("erase-working"),
-            erase_from=start,
-            send=[Screen(Html(f"{neutral}\n\n{hint}"), ReplyKeyboardRemove())],
-        )
+        return _erased(state, erasure, reference)
 
     await respond(update, context, decide)
+
+
+def _erased(state: State, erasure: account.Erasure, reference: str) -> Reply:
+    neutral = (
+        state.t("erase-done", reference=reference)
+        if erasure.own_report
+        else state.t("erase-done-plain")
+    )
+    # The messages go, but the chat itself stays in the list: say how to remove it.
+    hint = state.t("delete-chat-hint")
+    return Reply(
+        toast=state.t("erase-working"),
+        erase_from=erasure.start,
+        send=[Screen(Html(f"{neutral}\n\n{hint}"), ReplyKeyboardRemove())],
+    )
 
 
 # ---------------------------------------------------------------------------- delete my data
@@ -95,7 +89,7 @@ def delete_confirm(state: State) -> Screen:
 
 @handler("account.delete_command")
 async def delete_command(update: Update, context: Ctx) -> None:
-    async def decide(_session: AsyncSession, state: State) -> Reply:
+    async def decide(_session: Session, state: State) -> Reply:
         if not state.consented:
             return Reply(send=[Screen(Html(state.t("delete-nothing")))])
         return Reply(send=[delete_confirm(state)])
@@ -109,7 +103,7 @@ async def delete_button(update: Update, context: Ctx) -> None:
     confirmed = update.callback_query is not None and update.callback_query.data == "d:yes"
     acks = context.services.acks
 
-    async def decide(session: AsyncSession, state: State) -> Reply:
+    async def decide(session: Session, state: State) -> Reply:
         if not state.consented or state.reporter is None:
             return Reply(edit=Screen(Html(state.t("delete-nothing"))))
         if not confirmed:

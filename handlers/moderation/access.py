@@ -11,18 +11,21 @@ update is late or lost."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-from telegram import Update, User
+from telegram import ChatMember, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot import custody
 from bot.i18n import plain
 from bot.moderation import Moderator
+from bot.telegram_retry import persist
 from db.engine import transaction
-from handlers.base import Ctx, handler
+from handlers.base import Callback, Ctx, handler
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,12 @@ def moderator_of(user: User) -> Moderator:
     return Moderator(user.id, name[:160])
 
 
+def _is_member(member: ChatMember) -> bool:
+    return member.status in _MEMBERS or (
+        member.status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
+    )
+
+
 class ModeratorGate:
     """Decides, and remembers for a while, whether a user may act as a moderator."""
 
@@ -47,25 +56,33 @@ class ModeratorGate:
         self._ttl = ttl
         self._cache: dict[int, tuple[bool, float]] = {}
 
+    def in_group(self, chat_id: int | None) -> bool:
+        """Whether ``chat_id`` is the moderators' group (there is one)."""
+        return self.chat_id is not None and chat_id == self.chat_id
+
     async def allows(self, context: Ctx, user_id: int, chat_id: int | None) -> bool:
-        if self.chat_id is None or chat_id != self.chat_id:
+        if not self.in_group(chat_id):
             return False
         if user_id in self._listed:
             return True
-        now = time.monotonic()
+        remembered = self._remembered(user_id)
+        return remembered if remembered is not None else await self._ask(context, user_id)
+
+    def _remembered(self, user_id: int) -> bool | None:
         cached = self._cache.get(user_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    async def _ask(self, context: Ctx, user_id: int) -> bool:
+        """Ask Telegram whether the user is in the group (a failure is a refusal, not
+        remembered)."""
+        assert self.chat_id is not None
         try:
             member = await context.bot.get_chat_member(self.chat_id, user_id)
         except TelegramError as exc:
             log.warning("membership check failed (%s)", type(exc).__name__)
             return False
-        allowed = member.status in _MEMBERS or (
-            member.status == ChatMemberStatus.RESTRICTED
-            and bool(getattr(member, "is_member", False))
-        )
-        self._cache[user_id] = (allowed, now + self._ttl)
+        allowed = _is_member(member)
+        self._cache[user_id] = (allowed, time.monotonic() + self._ttl)
         return allowed
 
     def forget(self, user_id: int) -> None:
@@ -77,7 +94,7 @@ async def member_changed(update: Update, context: Ctx) -> None:
     """Someone joined or left the moderators' group, or their status there changed."""
     change = update.chat_member
     gate: ModeratorGate = context.services.gate
-    if change is None or gate.chat_id is None or change.chat.id != gate.chat_id:
+    if change is None or not gate.in_group(change.chat.id):
         return
     # Forgotten rather than set from the update: the next press asks Telegram, which an
     # update delivered out of order cannot contradict.
@@ -85,29 +102,64 @@ async def member_changed(update: Update, context: Ctx) -> None:
     gate.forget(change.old_chat_member.user.id)
 
 
+def _chat_id(update: Update) -> int | None:
+    chat = update.effective_chat
+    return chat.id if chat is not None else None
+
+
 async def authorise(update: Update, context: Ctx, action: str) -> Moderator | None:
     """The moderator behind an update, or None after refusing (alert, custody entry)."""
-    services = context.services
     user = update.effective_user
-    chat = update.effective_chat
-    gate: ModeratorGate = services.gate
     if user is None:
         return None
-    if await gate.allows(context, user.id, chat.id if chat else None):
+    gate: ModeratorGate = context.services.gate
+    if await gate.allows(context, user.id, _chat_id(update)):
         return moderator_of(user)
+    await _refuse(update, context, user, action)
+    return None
+
+
+async def _refuse(update: Update, context: Ctx, user: User, action: str) -> None:
+    """Record the attempt under a keyed pseudonym (it may be a reporter) and say no."""
+    services = context.services
     pseudonym = services.keyring.pseudonym(user.id)
+    in_group = services.gate.in_group(_chat_id(update))
     async with transaction(services.sessions) as session:
         await custody.append(
             session,
             actor=f"unauthorised:{pseudonym[:16]}",
             action="moderation_refused",
-            details={"action": action[:32], "in_group": bool(chat and chat.id == gate.chat_id)},
+            details={"action": action[:32], "in_group": in_group},
         )
     text = services.catalog.t(services.settings.tipbot_moderator_language, "mod-not-allowed")
     query = update.callback_query
-    if query is not None:
-        try:
-            await query.answer(plain(text), show_alert=True)
-        except TelegramError:
-            log.info("refusal not delivered")
-    return None
+    if query is None:
+        return
+    try:
+        await persist(query.answer, plain(text), show_alert=True)
+    except TelegramError:
+        log.info("refusal not delivered")
+
+
+ModeratorCallback = Callable[[Update, Ctx, Moderator], Awaitable[None]]
+
+
+def for_moderators(
+    name: str, action: str | Callable[[Update], str]
+) -> Callable[[ModeratorCallback], Callback]:
+    """A handler (named ``name`` in the log line) that runs for moderators only, given who
+    they are; anyone else is refused (:func:`authorise`) as attempting ``action`` (or what
+    ``action`` reads from the update)."""
+
+    def decorate(func: ModeratorCallback) -> Callback:
+        @handler(name)
+        @functools.wraps(func)
+        async def wrapper(update: Update, context: Ctx) -> None:
+            attempted = action if isinstance(action, str) else action(update)
+            moderator = await authorise(update, context, attempted)
+            if moderator is not None:
+                await func(update, context, moderator)
+
+        return wrapper
+
+    return decorate

@@ -8,10 +8,12 @@ are still on Telegram's servers, so they can be shown too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import (
+    Bot,
     InputMediaAudio,
     InputMediaDocument,
     InputMediaPhoto,
@@ -26,6 +28,16 @@ from handlers.base import Ctx
 
 ALBUM = 10
 InputMedia = InputMediaPhoto | InputMediaVideo | InputMediaDocument | InputMediaAudio
+# Albums mix photos and videos, or hold only documents, or only audio; other kinds travel
+# alone.
+_FAMILIES = {"photo": "visual", "video": "visual", "document": "document", "audio": "audio"}
+# Shown behind a spoiler, so graphic content is never shown unasked.
+_SPOILERED = frozenset({"photo", "video", "animation"})
+_IN_ALBUMS: dict[str, Callable[..., InputMedia]] = {
+    "photo": InputMediaPhoto,
+    "video": InputMediaVideo,
+    "audio": InputMediaAudio,
+}
 
 
 @dataclass(slots=True)
@@ -38,21 +50,16 @@ class Sent:
 
 
 def _family(media: Media) -> str:
-    if media.kind in ("photo", "video"):
-        return "visual"
-    if media.kind in ("document", "audio"):
-        return media.kind
-    return "single"
+    return _FAMILIES.get(media.kind, "single")
+
+
+def _spoiler(media: Media) -> dict[str, Any]:
+    return {"has_spoiler": True} if media.kind in _SPOILERED else {}
 
 
 def _input(media: Media, caption: str | None) -> InputMedia:
-    if media.kind == "photo":
-        return InputMediaPhoto(media.file_id, caption=caption, has_spoiler=True)
-    if media.kind == "video":
-        return InputMediaVideo(media.file_id, caption=caption, has_spoiler=True)
-    if media.kind == "audio":
-        return InputMediaAudio(media.file_id, caption=caption)
-    return InputMediaDocument(media.file_id, caption=caption)
+    make = _IN_ALBUMS.get(media.kind, InputMediaDocument)
+    return make(media.file_id, caption=caption, **_spoiler(media))
 
 
 def plan(files: Sequence[Media]) -> list[list[Media]]:
@@ -61,16 +68,43 @@ def plan(files: Sequence[Media]) -> list[list[Media]]:
     by_family: dict[str, list[Media]] = {}
     for media in files:
         family = _family(media)
-        if family == "single":
-            batches.append([media])
-            continue
         current = by_family.get(family)
-        if current is None or len(current) == ALBUM:
-            current = []
-            by_family[family] = current
+        if family == "single" or current is None or len(current) == ALBUM:
+            current = by_family[family] = []
             batches.append(current)
         current.append(media)
     return batches
+
+
+def _sender(bot: Bot, kind: str) -> Callable[..., Awaitable[Message]]:
+    """The Bot API method that sends one file of ``kind`` on its own."""
+    senders: dict[str, Callable[..., Awaitable[Message]]] = {
+        "photo": bot.send_photo,
+        "video": bot.send_video,
+        "animation": bot.send_animation,
+        "voice": bot.send_voice,
+        "audio": bot.send_audio,
+        "video_note": bot.send_video_note,
+    }
+    return senders.get(kind, bot.send_document)
+
+
+async def _send_one(
+    bot: Bot, chat_id: int, media: Media, caption: str | None, where: dict[str, Any]
+) -> list[Message]:
+    # A video note takes no caption.
+    text = {} if media.kind == "video_note" else {"caption": caption}
+    send = _sender(bot, media.kind)
+    return [await send(chat_id, media.file_id, **text, **_spoiler(media), **where)]
+
+
+async def _send_batch(
+    bot: Bot, chat_id: int, batch: list[Media], caption: str | None, where: dict[str, Any]
+) -> Sequence[Message]:
+    if len(batch) == 1:
+        return await _send_one(bot, chat_id, batch[0], caption, where)
+    album = [_input(media, caption if n == 0 else None) for n, media in enumerate(batch)]
+    return await bot.send_media_group(chat_id, album, **where)
 
 
 async def send_files(
@@ -85,61 +119,21 @@ async def send_files(
 ) -> list[int]:
     """Send ``files`` as replies to ``reply_to``; return the ids of the messages sent (also
     recorded in ``into`` batch by batch)."""
-    bot = context.bot
-    reply = (
-        ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
-    )
-    thread = None if reply_to else thread_id
+    where = _where(reply_to, thread_id)
     progress = into if into is not None else Sent()
-    for index, batch in enumerate(plan(files)):
-        # Telegram's caption limit is 1024 UTF-16 units of the shown text.
-        text = tgtext.shorten(caption, tgtext.CAPTION) if caption and index == 0 else None
-        if len(batch) > 1:
-            album = await bot.send_media_group(
-                chat_id,
-                [_input(media, text if n == 0 else None) for n, media in enumerate(batch)],
-                reply_parameters=reply,
-                message_thread_id=thread,
-            )
-            progress.message_ids.extend(message.message_id for message in album)
-            progress.media_ids.extend(media.id for media in batch)
-            continue
-        media = batch[0]
-        message: Message
-        if media.kind == "photo":
-            message = await bot.send_photo(
-                chat_id, media.file_id, caption=text, has_spoiler=True,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        elif media.kind == "video":
-            message = await bot.send_video(
-                chat_id, media.file_id, caption=text, has_spoiler=True,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        elif media.kind == "animation":
-            message = await bot.send_animation(
-                chat_id, media.file_id, caption=text, has_spoiler=True,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        elif media.kind == "voice":
-            message = await bot.send_voice(
-                chat_id, media.file_id, caption=text,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        elif media.kind == "audio":
-            message = await bot.send_audio(
-                chat_id, media.file_id, caption=text,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        elif media.kind == "video_note":
-            message = await bot.send_video_note(
-                chat_id, media.file_id, reply_parameters=reply, message_thread_id=thread
-            )
-        else:
-            message = await bot.send_document(
-                chat_id, media.file_id, caption=text,
-                reply_parameters=reply, message_thread_id=thread,
-            )  # fmt: skip
-        progress.message_ids.append(message.message_id)
-        progress.media_ids.append(media.id)
+    # Telegram's caption limit is 1024 UTF-16 units of the shown text.
+    text = tgtext.shorten(caption, tgtext.CAPTION) if caption else None
+    for batch in plan(files):
+        sent = await _send_batch(context.bot, chat_id, batch, text, where)
+        progress.message_ids.extend(message.message_id for message in sent)
+        progress.media_ids.extend(media.id for media in batch)
+        text = None  # the caption goes with the first message only
     return list(progress.message_ids)
+
+
+def _where(reply_to: int | None, thread_id: int | None) -> dict[str, Any]:
+    """A reply goes where the message it replies to is; else into ``thread_id``."""
+    if not reply_to:
+        return {"reply_parameters": None, "message_thread_id": thread_id}
+    reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+    return {"reply_parameters": reply, "message_thread_id": None}
