@@ -15,10 +15,15 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date
 from fluent.runtime import FluentBundle, FluentResource
+
+from db.models import DatePrecision
+
+if TYPE_CHECKING:
+    from fluent.runtime.resolver import Pattern
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,8 @@ def escape(text: str) -> Html:
     return Html(html.escape(text, quote=False))
 
 
+# How a date of each precision is written (Babel's patterns); any other is a day.
+_DATE_PATTERNS: dict[str, str] = {DatePrecision.MONTH: "LLLL yyyy"}
 _TAG = re.compile(r"<[^>]+>")
 # Longer arguments are substituted after formatting (Fluent's limit is 2,500 characters).
 _LONG_ARGUMENT = 2000
@@ -57,18 +64,37 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+def _prepared(value: Any) -> Any:
+    """An argument as Fluent gets it: strings escaped unless already HTML, yes/no for bools."""
+    if isinstance(value, Html):
+        return str(value)
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
 def _prepare(args: dict[str, Any]) -> dict[str, Any]:
-    prepared: dict[str, Any] = {}
-    for key, value in args.items():
-        if isinstance(value, Html):
-            prepared[key] = str(value)
-        elif isinstance(value, str):
-            prepared[key] = html.escape(value, quote=False)
-        elif isinstance(value, bool):
-            prepared[key] = "yes" if value else "no"
-        else:
-            prepared[key] = value
-    return prepared
+    return {key: _prepared(value) for key, value in args.items()}
+
+
+def _set_aside_long(prepared: dict[str, Any]) -> dict[str, str]:
+    """Replace the string values too long for Fluent by short tokens; return what each
+    token stands for."""
+    long_values: dict[str, str] = {}
+    for name, value in prepared.items():
+        if isinstance(value, str) and len(value) > _LONG_ARGUMENT:
+            token = f"\x00{len(long_values)}\x00"
+            long_values[token] = value
+            prepared[name] = token
+    return long_values
+
+
+def _put_back(text: str, long_values: dict[str, str]) -> str:
+    for token, value in long_values.items():
+        text = text.replace(token, value)
+    return text
 
 
 def _catalog_text(lang: str) -> str:
@@ -104,36 +130,29 @@ class Catalog:
         """The message ``key`` in ``lang`` (falling back to English), as safe HTML."""
         key, _, attribute = key.partition(".")
         for candidate in (lang, DEFAULT_LANGUAGE):
-            bundle = self._bundles.get(candidate)
-            if bundle is None or not bundle.has_message(key):
-                continue
-            message = bundle.get_message(key)
-            pattern = message.attributes.get(attribute) if attribute else message.value
-            if pattern is None:
-                continue
-            prepared = _prepare(args)
-            # Fluent refuses a placeable over 2,500 characters (a reporter's long answer):
-            # such values go in after formatting, in place of a short token.
-            long_values: dict[str, str] = {}
-            for name, value in prepared.items():
-                if isinstance(value, str) and len(value) > _LONG_ARGUMENT:
-                    token = f"\x00{len(long_values)}\x00"
-                    long_values[token] = value
-                    prepared[name] = token
-            text, errors = bundle.format_pattern(pattern, prepared)
-            if errors:
-                log.warning(
-                    "message %s in %s: %d formatting problem(s)", key, candidate, len(errors)
-                )
-            result = str(text)
-            for token, value in long_values.items():
-                result = result.replace(token, value)
-            return Html(result)
+            pattern = self._pattern(candidate, key, attribute)
+            if pattern is not None:
+                return Html(self._format(candidate, key, pattern, args))
         log.error("message %s is missing in every catalog", key)
         return Html(html.escape(key))
 
+    def _pattern(self, lang: str, key: str, attribute: str) -> Pattern | None:
+        """The message's value, or its attribute if one is named; None if there is none."""
+        if not self.has(lang, key):
+            return None
+        message = self._bundles[lang].get_message(key)
+        return message.attributes.get(attribute) if attribute else message.value
+
+    def _format(self, lang: str, key: str, pattern: Pattern, args: dict[str, Any]) -> str:
+        prepared = _prepare(args)
+        # Fluent refuses a placeable over 2,500 characters (a reporter's long answer):
+        # such values go in after formatting, in place of a short token.
+        long_values = _set_aside_long(prepared)
+        text, errors = self._bundles[lang].format_pattern(pattern, prepared)
+        if errors:
+            log.warning("message %s in %s: %d formatting problem(s)", key, lang, len(errors))
+        return _put_back(str(text), long_values)
+
     def format_date(self, lang: str, value: date, precision: str) -> str:
         """A date as people write it: "24 лютого 2022" for a day, "лютий 2022" for a month."""
-        if precision == "month":
-            return format_date(value, "LLLL yyyy", locale=lang)
-        return format_date(value, "d MMMM yyyy", locale=lang)
+        return format_date(value, _DATE_PATTERNS.get(precision, "d MMMM yyyy"), locale=lang)

@@ -13,12 +13,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import custody, duplicates, outbox
+from bot import custody, duplicates, moderation, outbox
+from bot.dates import DateError, parse_incident_date
 from bot.evidence import testimony
 from bot.evidence.verifier import TESTIMONY_FIELDS
 from bot.gazetteer import NearestPlace, Place
@@ -28,13 +30,14 @@ from db import uow
 from db.engine import SessionFactory, transaction
 from db.models import (
     MEDIA_FAILED,
-    OUTBOX_CANCELLED,
-    OUTBOX_PENDING,
     TIP_DRAFT,
     TIP_QUARANTINED,
     TIP_SUBMITTED,
     TIP_WITHDRAWN,
     ChatMessage,
+    DatePrecision,
+    LocationPrecision,
+    LocationSource,
     Media,
     OutboxMessage,
     PendingErasure,
@@ -49,17 +52,28 @@ log = logging.getLogger(__name__)
 # and everyone is asked to agree again.
 PRIVACY_VERSION = "2026-11"
 
-STEPS: tuple[str, ...] = (
-    "category",
-    "description",
-    "when",
-    "where",
-    "who",
-    "evidence",
-    "contact",
-    "review",
-)
-OPTIONAL_STEPS = frozenset({"where", "who", "evidence"})
+
+class Step(StrEnum):
+    """The step a draft is at, as stored in ``tip.step``. What each step asks, accepts and
+    leads to is its row in the step table (:mod:`handlers.steps`)."""
+
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    WHEN = "when"
+    WHERE = "where"
+    WHO = "who"
+    EVIDENCE = "evidence"
+    CONTACT = "contact"
+    REVIEW = "review"
+
+
+STEPS: tuple[Step, ...] = tuple(Step)
+# Where a new draft starts.
+FIRST_STEP = Step.CATEGORY
+
+# The longest place name and description of who was responsible a reporter may type.
+PLACE_TEXT_MAX = 500
+PERPETRATOR_TEXT_MAX = 1000
 
 # Telegram lets a bot delete messages in a private chat for 48 hours; keep a margin.
 ERASE_WINDOW = timedelta(hours=47, minutes=50)
@@ -73,35 +87,30 @@ def utcnow() -> datetime:
 # ---------------------------------------------------------------------------- navigation
 
 
-def step_number(step: str) -> int:
-    return STEPS.index(step) + 1
-
-
-def next_step(tip: Tip) -> str:
-    """Where the reporter goes after answering the current step."""
-    if tip.return_to_review or tip.step is None:
-        return "review"
-    return STEPS[min(STEPS.index(tip.step) + 1, len(STEPS) - 1)]
-
-
-def previous_step(tip: Tip) -> str | None:
-    """Where Back leads: the review when editing from it, else the step before (or None)."""
-    if tip.step is None:
-        return None
-    if tip.return_to_review and tip.step != "review":
-        return "review"
-    index = STEPS.index(tip.step)
-    return STEPS[index - 1] if index > 0 else None
-
-
-def go_to(tip: Tip, step: str, *, from_review: bool = False) -> None:
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step}")
-    tip.step = step
-    if step == "review":
+def go_to(tip: Tip, step: Step, *, from_review: bool = False) -> None:
+    """Put the draft at ``step``; ``from_review``: opened from the review, to which its
+    answer (or Back) returns. Reaching the review ends such an edit."""
+    tip.step = Step(step)
+    if step == Step.REVIEW:
         tip.return_to_review = False
     elif from_review:
         tip.return_to_review = True
+
+
+def move_on(tip: Tip, leads_to: Step) -> Step:
+    """After an answer: to the step it ``leads_to``, or back to the review when the step was
+    opened from it. Returns where the draft is now."""
+    step = Step.REVIEW if tip.return_to_review else leads_to
+    go_to(tip, step)
+    return step
+
+
+def back_target(tip: Tip, previous: Step | None) -> Step | None:
+    """Where Back leads from the draft's step: the review when the step was opened from it,
+    else ``previous`` (the step before it; None: Back leads nowhere)."""
+    if tip.return_to_review and tip.step != Step.REVIEW:
+        return Step.REVIEW
+    return previous
 
 
 # ---------------------------------------------------------------------------- reporters
@@ -252,7 +261,7 @@ async def create_draft(session: AsyncSession, reporter: Reporter, language: str)
         reference=await _unused_reference(session),
         reporter_id=reporter.id,
         status=TIP_DRAFT,
-        step=STEPS[0],
+        step=FIRST_STEP,
         language=language,
     )
     session.add(tip)
@@ -267,14 +276,37 @@ async def create_draft(session: AsyncSession, reporter: Reporter, language: str)
     return tip
 
 
-def append_description(tip: Tip, text_: str, *, total_limit: int) -> bool:
-    """Add a message to the description; False (and no change) if it would exceed the limit."""
+# Why an answer is not taken (the reporter is told, and asked again).
+TOO_LONG = "too_long"
+TOTAL_TOO_LONG = "total_too_long"
+
+
+def append_description(tip: Tip, text_: str, *, message_limit: int, total_limit: int) -> str | None:
+    """Add a message to the description; or, changing nothing, say why not: the message is
+    over ``message_limit`` (:data:`TOO_LONG`), or the description would be over
+    ``total_limit`` (:data:`TOTAL_TOO_LONG`)."""
+    if len(text_) > message_limit:
+        return TOO_LONG
     current = tip.description or ""
     combined = f"{current}\n\n{text_}" if current else text_
     if len(combined) > total_limit:
-        return False
+        return TOTAL_TOO_LONG
     tip.description = combined
-    return True
+    return None
+
+
+def has_category(tip: Tip, _counts: Mapping[str, int]) -> bool:
+    return bool(tip.category)
+
+
+def has_description(tip: Tip, counts: Mapping[str, int]) -> bool:
+    """Told in words, or in a voice message (testimony)."""
+    return bool(tip.description or counts.get("voice"))
+
+
+def has_date(tip: Tip, _counts: Mapping[str, int]) -> bool:
+    """A date, or "I don't know": either is an answer."""
+    return tip.incident_date_precision is not None
 
 
 def set_category(tip: Tip, code: str) -> None:
@@ -284,15 +316,30 @@ def set_category(tip: Tip, code: str) -> None:
 def set_incident_date(tip: Tip, value: date | None, precision: str, at: time | None) -> None:
     tip.incident_date = value
     tip.incident_date_precision = precision
-    tip.incident_time = at if precision == "day" else None
+    tip.incident_time = at if precision == DatePrecision.DAY else None
+
+
+def answer_date(tip: Tip, typed: str, *, today: date, earliest: date) -> str | None:
+    """The date a reporter typed, set; or, changing nothing, why it is refused (a
+    :class:`bot.dates.DateError` reason)."""
+    try:
+        parsed = parse_incident_date(typed, today=today, earliest=earliest)
+    except DateError as exc:
+        return exc.reason
+    set_incident_date(tip, parsed.value, parsed.precision, parsed.time)
+    return None
+
+
+def valid_point(lat: float, lon: float) -> bool:
+    return -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def set_place_from_point(
     tip: Tip, lat: float, lon: float, nearest: NearestPlace | None, label: str | None
 ) -> None:
     """A point the reporter shared; its settlement is the nearest one, so approximate."""
-    tip.location_source = "shared_point"
-    tip.location_precision = "point"
+    tip.location_source = LocationSource.SHARED_POINT
+    tip.location_precision = LocationPrecision.POINT
     tip.lat = round(lat, 6)
     tip.lon = round(lon, 6)
     tip.place_text = label
@@ -301,8 +348,8 @@ def set_place_from_point(
 
 
 def set_place_from_settlement(tip: Tip, place: Place, typed: str | None) -> None:
-    tip.location_source = "typed_place"
-    tip.location_precision = "settlement"
+    tip.location_source = LocationSource.TYPED_PLACE
+    tip.location_precision = LocationPrecision.SETTLEMENT
     tip.lat = place.lat
     tip.lon = place.lon
     tip.place_text = typed
@@ -310,9 +357,20 @@ def set_place_from_settlement(tip: Tip, place: Place, typed: str | None) -> None
     tip.settlement_distance_km = None
 
 
+def note_place_typed(tip: Tip, text_: str) -> str | None:
+    """Keep what the reporter typed for the place (spaces tidied) while they choose among the
+    settlements it matches; or, changing nothing, :data:`TOO_LONG`. Returns the tidied text
+    in ``tip.place_text``."""
+    typed = " ".join(text_.split())
+    if len(typed) > PLACE_TEXT_MAX:
+        return TOO_LONG
+    tip.place_text = typed
+    return None
+
+
 def set_place_as_typed(tip: Tip, typed: str) -> None:
-    tip.location_source = "typed_place"
-    tip.location_precision = "text"
+    tip.location_source = LocationSource.TYPED_PLACE
+    tip.location_precision = LocationPrecision.TEXT
     tip.lat = tip.lon = None
     tip.place_text = typed
     _set_settlement(tip, None)
@@ -320,8 +378,8 @@ def set_place_as_typed(tip: Tip, typed: str) -> None:
 
 
 def set_place_unknown(tip: Tip) -> None:
-    tip.location_source = "none"
-    tip.location_precision = "none"
+    tip.location_source = LocationSource.NONE
+    tip.location_precision = LocationPrecision.NONE
     tip.lat = tip.lon = None
     tip.place_text = None
     _set_settlement(tip, None)
@@ -337,6 +395,15 @@ def _set_settlement(tip: Tip, place: Place | None) -> None:
 def set_perpetrator(tip: Tip, code: str, text_: str | None = None) -> None:
     tip.perpetrator = code
     tip.perpetrator_text = text_
+
+
+def describe_perpetrator(tip: Tip, text_: str) -> str | None:
+    """ "Other": who was responsible, in the reporter's words; or, changing nothing,
+    :data:`TOO_LONG`."""
+    if len(text_) > PERPETRATOR_TEXT_MAX:
+        return TOO_LONG
+    set_perpetrator(tip, "other", text_.strip())
+    return None
 
 
 # ---------------------------------------------------------------------------- media
@@ -471,6 +538,45 @@ async def add_media(
         },
     )
     return media
+
+
+async def find_tip(session: AsyncSession, tip_id: int) -> Tip | None:
+    return await session.get(Tip, tip_id)
+
+
+async def relay_media(
+    session: AsyncSession,
+    tip: Tip,
+    new: NewMedia,
+    staged: StagedFile | None,
+    *,
+    question_id: int | None,
+    actor: str,
+    store: MediaStore,
+    gather: timedelta,
+) -> None:
+    """A file answering a moderator's question (``question_id``, if it is still open), or
+    added to a sent report: recorded, and queued for the moderators, held back ``gather``
+    so the rest of its album goes in the same message."""
+    question = await session.get(TipNote, question_id) if question_id is not None else None
+    media = await add_media(session, tip, new, staged, actor=actor, store=store)
+    await moderation.add_from_reporter(
+        session,
+        tip,
+        kind=new.origin,
+        text=new.caption,
+        media_id=media.id,
+        actor=actor,
+        question=question if question is not None and question.is_open else None,
+        gather=gather,
+    )
+
+
+async def release_relayed(session: AsyncSession, tip_id: int) -> Tip | None:
+    """The files held back for the rest of their album (answers, additions) go to the
+    moderators now: the album is complete. The tip they went to, or None if it is gone."""
+    await outbox.hurry(session, kind=outbox.ANSWER, tip_id=tip_id)
+    return await find_tip(session, tip_id)
 
 
 # What the reporter told: the columns a withdrawal or a retention purge empties (the
@@ -796,32 +902,27 @@ async def _detach(session: AsyncSession, reporter: Reporter, *, tips: int) -> No
     )
 
 
+async def _cancel_pending(session: AsyncSession, tip: Tip) -> bool:
+    """Cancel what the outbox still holds for a tip being withdrawn: a card not yet posted
+    is not posted. Whether the moderators must be told of the withdrawal: a card already
+    posted is marked withdrawn, and one being sent right now (leased) may still land, so
+    the withdrawal follows it (and moderation.remember_group_message queues one again if it
+    lands later still)."""
+    pending = await outbox.pending_of(session, tip.id)
+    cards = [row for row in pending if row.kind == outbox.CARD]
+    now = utcnow()
+    in_flight = any(row.lease_until is not None and row.lease_until > now for row in cards)
+    outbox.cancel(*pending)
+    return not cards or in_flight or tip.card_message_id is not None
+
+
 async def _withdraw_and_erase(session: AsyncSession, tip: Tip, *, actor: str) -> None:
     files = await erase_media(session, tip)
     # Their words to moderators (answers, additions) and the moderators' questions go too.
     await session.execute(delete(TipNote).where(TipNote.tip_id == tip.id))
     tip.status = TIP_WITHDRAWN
     erase_testimony(tip)
-    # A card not yet posted is not posted; one already posted is marked withdrawn.
-    pending = (
-        (
-            await session.execute(
-                select(OutboxMessage).where(
-                    OutboxMessage.tip_id == tip.id, OutboxMessage.status == OUTBOX_PENDING
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for row in pending:
-        row.status = OUTBOX_CANCELLED
-    # A card being sent right now (leased) may still land: the withdrawal then follows it
-    # (and moderation.remember_group_message queues one again if it lands later still).
-    cards = [row for row in pending if row.kind == outbox.CARD]
-    now = utcnow()
-    in_flight = any(row.lease_until is not None and row.lease_until > now for row in cards)
-    if not cards or in_flight or tip.card_message_id is not None:
+    if await _cancel_pending(session, tip):
         await outbox.enqueue(session, outbox.WITHDRAWN, tip_id=tip.id)
     await session.flush()
     await custody.append(

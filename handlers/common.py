@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update, User
+from telegram import Chat, ChatMemberUpdated, MaybeInaccessibleMessage, Update, User
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 
 from bot import intake
-from bot.i18n import LANGUAGES, pick_language
+from bot.i18n import LANGUAGES, Html, pick_language
 from bot.processor import mark_outcome
-from handlers import render
+from handlers import render, steps
 from handlers.account import delete_confirm, my_reports_reply
 from handlers.base import Ctx, Screen, Services, answer, handler, send
 from handlers.intake import start_report
 from handlers.replies import Reply
-from handlers.state import State, consent_first, respond
+from handlers.state import Decision, State, consent_first, respond
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ async def start(update: Update, context: Ctx) -> None:
         if state.reporter is not None:
             state.reporter.adding_to_tip_id = None
         if state.draft is not None:
-            return Reply(send=[render.resume_prompt(state.services, state.lang, state.draft)])
+            return Reply(send=[steps.resume_prompt(state.services, state.lang, state.draft)])
         return Reply(send=[render.menu(catalog, state.lang, state.t("welcome-back"))])
 
     await respond(update, context, decide)
@@ -88,30 +89,37 @@ async def added_to_group(update: Update, context: Ctx) -> None:
     set-up instructions posted there. Joining the configured group confirms it instead.
     """
     change = update.my_chat_member
-    if change is None or change.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
-        return
-    joined = change.old_chat_member.status in ("left", "kicked")
-    if change.new_chat_member.status not in ("member", "administrator"):
+    if change is None or not _in_group(change):
         return
     chat_id = change.chat.id
     log.info("added to group %d: set MODERATOR_CHAT_ID=%d to moderate there", chat_id, chat_id)
-    if not joined:
+    if change.old_chat_member.status not in ("left", "kicked"):
         return  # promoted or restricted while already there: nothing new to say
-    services = context.services
+    if await _added_by_admin(context, chat_id, change.from_user.id):
+        await send(context, chat_id, Screen(_set_up_text(context.services, chat_id)))
+
+
+def _in_group(change: ChatMemberUpdated) -> bool:
+    """Whether the bot is (now) a member of a group."""
+    group = change.chat.type not in (ChatType.PRIVATE, ChatType.CHANNEL)
+    return group and change.new_chat_member.status in ("member", "administrator")
+
+
+async def _added_by_admin(context: Ctx, chat_id: int, user_id: int) -> bool:
     try:
-        adder = await context.bot.get_chat_member(chat_id, change.from_user.id)
+        adder = await context.bot.get_chat_member(chat_id, user_id)
     except TelegramError as exc:
         log.info("could not tell whether the group's admin added the bot (%s)", type(exc).__name__)
-        return
-    if adder.status not in ("creator", "administrator"):
-        return
+        return False
+    return adder.status in ("creator", "administrator")
+
+
+def _set_up_text(services: Services, chat_id: int) -> Html:
     lang = services.settings.tipbot_moderator_language
     if chat_id == services.settings.moderator_chat_id:
-        text = services.catalog.t(lang, "group-added-configured")
-    else:
-        # As text: Fluent would group a number's digits, and this one is copied.
-        text = services.catalog.t(lang, "group-added", chat_id=str(chat_id))
-    await send(context, chat_id, Screen(text))
+        return services.catalog.t(lang, "group-added-configured")
+    # As text: Fluent would group a number's digits, and this one is copied.
+    return services.catalog.t(lang, "group-added", chat_id=str(chat_id))
 
 
 @handler("common.language")
@@ -184,6 +192,17 @@ async def language_button(update: Update, context: Ctx) -> None:
     await respond(update, context, decide)
 
 
+# What the consent screens' buttons other than "agree" show, in the language chosen.
+_CONSENT_SCREENS: dict[str, Callable[[State, str], Screen]] = {
+    "more": lambda state, lang: render.privacy(state.services, lang, consented=False),
+    "details": lambda state, lang: render.privacy_details(
+        state.services, lang, consented=state.consented
+    ),
+    "intro": lambda state, lang: render.intro(state.services, lang),
+    "lang": lambda state, lang: render.language_choice(state.services.catalog, lang),
+}
+
+
 @handler("common.consent_button")
 async def consent_button(update: Update, context: Ctx) -> None:
     """``c:agree|more|details|intro|lang:<lang>``: the introduction, the privacy notice and
@@ -192,58 +211,75 @@ async def consent_button(update: Update, context: Ctx) -> None:
     pressed = update.callback_query.message if update.callback_query else None
 
     async def decide(session: AsyncSession, state: State) -> Reply:
-        services = state.services
         lang = chosen if chosen in LANGUAGES else state.lang
-        if action == "more":
-            return Reply(edit=render.privacy(services, lang, consented=False))
-        if action == "details":
-            details = render.privacy_details(services, lang, consented=state.consented)
-            return Reply(edit=details)
-        if action == "intro":
-            return Reply(edit=render.intro(services, lang))
-        if action == "lang":
-            return Reply(edit=render.language_choice(services.catalog, lang))
+        screen = _CONSENT_SCREENS.get(action)
+        if screen is not None:
+            return Reply(edit=screen(state, lang))
         if action != "agree":
             return Reply()
         if not state.consented:
-            state.reporter = await intake.record_consent(
-                session,
-                pseudonym=state.person.pseudonym,
-                chat_id_enc=services.keyring.encrypt_chat_id(state.person.chat_id),
-                language=lang,
-            )
-            state.lang = lang
-            if pressed is not None:
-                # The /start before the introduction, so erasing reaches it too.
-                await intake.record_incoming(
-                    session, state.reporter, max(1, pressed.message_id - 1), pressed.date
-                )
-        return Reply(edit=render.menu(services.catalog, state.lang, state.t("consent-thanks")))
+            await _consent(session, state, lang, pressed)
+        return Reply(
+            edit=render.menu(state.services.catalog, state.lang, state.t("consent-thanks"))
+        )
 
     await respond(update, context, decide)
+
+
+async def _consent(
+    session: AsyncSession, state: State, lang: str, pressed: MaybeInaccessibleMessage | None
+) -> None:
+    """Record the person's agreement: from now on they are a reporter."""
+    services = state.services
+    state.reporter = await intake.record_consent(
+        session,
+        pseudonym=state.person.pseudonym,
+        chat_id_enc=services.keyring.encrypt_chat_id(state.person.chat_id),
+        language=lang,
+    )
+    state.lang = lang
+    if pressed is not None:
+        # The /start before the introduction, so erasing reaches it too.
+        await intake.record_incoming(
+            session, state.reporter, max(1, pressed.message_id - 1), pressed.date
+        )
+
+
+async def _privacy(_session: AsyncSession, state: State) -> Reply:
+    return Reply(send=[render.privacy(state.services, state.lang, consented=True)])
+
+
+async def _languages(_session: AsyncSession, state: State) -> Reply:
+    return Reply(send=[render.language_choice(state.services.catalog, state.lang)])
+
+
+async def _delete(_session: AsyncSession, state: State) -> Reply:
+    return Reply(send=[delete_confirm(state)])
+
+
+async def _menu(_session: AsyncSession, state: State) -> Reply:
+    return Reply(send=[render.menu(state.services.catalog, state.lang)])
+
+
+# The menu's items (m:<item>); anything else shows the menu again.
+_MENU: dict[str, Decision] = {
+    "new": start_report,
+    "mine": my_reports_reply,
+    "privacy": _privacy,
+    "lang": _languages,
+    "delete": _delete,
+}
 
 
 @handler("common.menu_button")
 async def menu_button(update: Update, context: Ctx) -> None:
     """``m:<item>``: the menu's buttons, each shown in place of the menu."""
-    item = _callback_part(update, 1)
+    item = _MENU.get(_callback_part(update, 1), _menu)
 
     async def decide(session: AsyncSession, state: State) -> Reply:
-        services, lang = state.services, state.lang
         if not state.consented:
             return consent_first(state)
-        if item == "new":
-            reply = await start_report(session, state)
-        elif item == "mine":
-            reply = await my_reports_reply(session, state)
-        elif item == "privacy":
-            reply = Reply(send=[render.privacy(services, lang, consented=True)])
-        elif item == "lang":
-            reply = Reply(send=[render.language_choice(services.catalog, lang)])
-        elif item == "delete":
-            reply = Reply(send=[delete_confirm(state)])
-        else:
-            reply = Reply(send=[render.menu(services.catalog, lang)])
+        reply = await item(session, state)
         return Reply(edit=reply.send[0], send=reply.send[1:], toast=reply.toast)
 
     await respond(update, context, decide)
@@ -260,17 +296,23 @@ async def on_error(update: object, context: Ctx) -> None:
         log.info("chat unreachable (%s)", type(error).__name__)
         return
     log.error("handler failed: %s", type(error).__name__, exc_info=error)
-    if not isinstance(update, Update):
-        return
-    chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE:
-        return
+    if isinstance(update, Update) and _private(update.effective_chat):
+        await _apologise(update, context)
+
+
+def _private(chat: Chat | None) -> bool:
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def _apologise(update: Update, context: Ctx) -> None:
+    """The apology, in the reporter's language: under the pressed button if it is still
+    unanswered (its toast), else as a message. Best effort."""
     services = context.services
-    lang = await chosen_language(services, chat.id, update.effective_user)
+    chat_id = update.effective_chat.id if update.effective_chat else 0
+    lang = await chosen_language(services, chat_id, update.effective_user)
     text = services.catalog.t(lang, "error-generic")
     try:
-        # A button already answered (its toast shown) gets the apology as a message.
         if not await answer(update.callback_query, text, alert=True):
-            await send(context, chat.id, Screen(text))
+            await send(context, chat_id, Screen(text))
     except Exception:  # the apology is best effort
         log.warning("could not send the error notice")

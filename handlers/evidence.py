@@ -19,37 +19,40 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
+    Chat,
     File,
     Message,
+    MessageOrigin,
     MessageOriginChannel,
     MessageOriginChat,
-    MessageOriginHiddenUser,
-    MessageOriginUser,
+    PhotoSize,
     Update,
 )
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot import intake, moderation, outbox
+from bot import intake
 from bot.duplicates import perceptual_hash
 from bot.i18n import Html
 from bot.media import DownloadError, StagedFile, StorageError, TooLargeError
 from bot.metadata import extract_metadata
 from bot.processor import ChatOrderedProcessor
+from bot.settings import Settings
+from bot.telegram_retry import persist
 from bot.text import clean_optional
 from db.engine import transaction
-from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip, TipNote
-from handlers import relay, render
+from db.models import MEDIA_FAILED, MEDIA_STORED, MEDIA_TOO_LARGE, Tip
+from handlers import relay, render, steps
 from handlers.base import Ctx, Screen, Services, send
-from handlers.intake import daily_limit_reply
 from handlers.replies import Reply, Retired, retire_messages
-from handlers.state import State, respond
+from handlers.state import State, respond, respond_with
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +79,22 @@ def forward_origin(message: Message) -> dict[str, Any] | None:
     origin = message.forward_origin
     if origin is None:
         return None
-    data: dict[str, Any] = {"type": origin.type, "date": origin.date.isoformat()}
+    return {"type": origin.type, "date": origin.date.isoformat(), **_source_chat(origin)}
+
+
+def _source_chat(origin: MessageOrigin) -> dict[str, Any]:
+    """The channel or group a forwarded file came from; of a person (a user, hidden or
+    not), only the fact and the date are kept."""
     if isinstance(origin, MessageOriginChannel):
-        data.update(
-            chat_id=origin.chat.id,
-            title=clean_optional(origin.chat.title),
-            username=origin.chat.username,
-            message_id=origin.message_id,
-        )
-    elif isinstance(origin, MessageOriginChat):
-        data.update(
-            chat_id=origin.sender_chat.id,
-            title=clean_optional(origin.sender_chat.title),
-            username=origin.sender_chat.username,
-        )
-    elif isinstance(origin, MessageOriginUser | MessageOriginHiddenUser):
-        pass  # a third person: only the fact and the date
-    return data
+        chat = origin.chat
+        return _chat(chat) | {"message_id": origin.message_id}
+    if isinstance(origin, MessageOriginChat):
+        return _chat(origin.sender_chat)
+    return {}
+
+
+def _chat(chat: Chat) -> dict[str, Any]:
+    return {"chat_id": chat.id, "title": clean_optional(chat.title), "username": chat.username}
 
 
 # Message attributes holding a file, in the order to look at them (an animation also sets
@@ -110,39 +112,48 @@ def describe(message: Message, received_at: datetime) -> intake.NewMedia | None:
         "forward_origin": forward_origin(message),
     }
     if message.photo:
-        # Telegram sends several sizes of a photo; the largest is the one worth keeping.
-        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return intake.NewMedia(
-            kind="photo",
-            file_id=largest.file_id,
-            file_unique_id=largest.file_unique_id,
-            file_name=None,
-            declared_mime="image/jpeg",
-            size=largest.file_size,
-            recompressed=True,
-            width=largest.width,
-            height=largest.height,
-            **common,
-        )
-    for kind in _FILE_KINDS:
-        item = getattr(message, kind)
-        if item is None:
-            continue
-        side = getattr(item, "length", None)  # video notes are square
-        return intake.NewMedia(
-            kind=kind,
-            file_id=item.file_id,
-            file_unique_id=item.file_unique_id,
-            file_name=clean_optional(getattr(item, "file_name", None)),
-            declared_mime=getattr(item, "mime_type", None) or ("video/mp4" if side else None),
-            size=item.file_size,
-            recompressed=False,
-            width=getattr(item, "width", side),
-            height=getattr(item, "height", side),
-            duration=_seconds(getattr(item, "duration", None)),
-            **common,
-        )
-    return None
+        return _photo(message.photo, common)
+    kind = _file_kind(message)
+    return _file(kind, getattr(message, kind), common) if kind else None
+
+
+def _file_kind(message: Message) -> str:
+    """Which of :data:`_FILE_KINDS` the message holds ('' if none)."""
+    return next((kind for kind in _FILE_KINDS if getattr(message, kind) is not None), "")
+
+
+def _photo(sizes: Sequence[PhotoSize], common: dict[str, Any]) -> intake.NewMedia:
+    # Telegram sends several sizes of a photo; the largest is the one worth keeping.
+    largest = max(sizes, key=lambda p: (p.width * p.height, p.file_size or 0))
+    return intake.NewMedia(
+        kind="photo",
+        file_id=largest.file_id,
+        file_unique_id=largest.file_unique_id,
+        file_name=None,
+        declared_mime="image/jpeg",
+        size=largest.file_size,
+        recompressed=True,
+        width=largest.width,
+        height=largest.height,
+        **common,
+    )
+
+
+def _file(kind: str, item: Any, common: dict[str, Any]) -> intake.NewMedia:
+    side = getattr(item, "length", None)  # video notes are square
+    return intake.NewMedia(
+        kind=kind,
+        file_id=item.file_id,
+        file_unique_id=item.file_unique_id,
+        file_name=clean_optional(getattr(item, "file_name", None)),
+        declared_mime=getattr(item, "mime_type", None) or ("video/mp4" if side else None),
+        size=item.file_size,
+        recompressed=False,
+        width=getattr(item, "width", side),
+        height=getattr(item, "height", side),
+        duration=_seconds(getattr(item, "duration", None)),
+        **common,
+    )
 
 
 # ---------------------------------------------------------------------------- bursts
@@ -169,18 +180,38 @@ class Burst:
     relay: tuple[int, str] | None = None
 
     @property
+    def for_draft(self) -> bool:
+        """Files were taken into the report being written (or it was opened for them)."""
+        return any((self.stored, self.voices, self.new_report))
+
+    @property
     def empty(self) -> bool:
         """Nothing to tell the reporter about."""
-        return not (
-            self.stored
-            or self.voices
-            or self.too_large
-            or self.failed
-            or self.storage_failed
-            or self.refused
-            or self.new_report
-            or self.relay
-        )
+        told = (self.stored, self.voices, self.too_large, self.failed, self.storage_failed)
+        return not any((*told, self.refused, self.new_report, self.relay))
+
+    def note(self, new: intake.NewMedia, name: str) -> None:
+        """Count a file recorded for the report (``name``: what to call it if too large)."""
+        if new.status == MEDIA_STORED:
+            self._stored(new)
+        elif new.status == MEDIA_TOO_LARGE:
+            self.too_large.append((name, new.size))
+        elif new.failure_reason == "storage":
+            self.storage_failed += 1
+        else:
+            self.failed += 1
+
+    def _stored(self, new: intake.NewMedia) -> None:
+        if new.kind in intake.TESTIMONY_KINDS:
+            self.voices += 1
+        else:
+            self.stored += 1
+            self.compressed = self.compressed or new.recompressed
+
+    def refuse(self, limit: int) -> None:
+        """One more file past the report's ``limit``: not taken."""
+        self.refused += 1
+        self.refused_limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +223,10 @@ class ShownStep:
     tip_id: int
     step: str
     receipt: str
+
+    def current(self, tip: Tip | None) -> bool:
+        """Whether the reporter's open report (``tip``) is still at the step shown."""
+        return tip is not None and (tip.id, tip.step) == (self.tip_id, self.step)
 
 
 class BurstAcks:
@@ -255,9 +290,7 @@ class BurstAcks:
         after this update, or None) is no longer at the step it showed. The message the
         reporter pressed is being redrawn anyway: it is only forgotten."""
         shown = self._shown.get(chat_id)
-        if shown is None:
-            return []
-        if tip is not None and tip.id == shown.tip_id and tip.step == shown.step:
+        if shown is None or shown.current(tip):
             return []
         del self._shown[chat_id]
         return [] if shown.message_id == pressed else [_retired(shown)]
@@ -326,8 +359,7 @@ class BurstAcks:
         if burst.relay is None:
             return None
         tip_id, kind = burst.relay
-        await outbox.hurry(session, kind=outbox.ANSWER, tip_id=tip_id)
-        relayed = await session.get(Tip, tip_id)
+        relayed = await intake.release_relayed(session, tip_id)
         if relayed is None:
             return None
 
@@ -336,44 +368,76 @@ class BurstAcks:
 
         return relay.thanks(t, relayed, kind)
 
-    async def answer_text(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
-        """A taken burst told in a handler's own answer: the receipt of files that answered
-        a question (if any) over the acknowledgement's lines."""
+    async def take_text(self, session: AsyncSession, tip: Tip | None, chat_id: int) -> str:
+        """The chat's burst, taken to be told in a handler's own answer ('' if none): the
+        receipt of files that answered a question (if any) over the acknowledgement's
+        lines."""
+        burst = self.take(chat_id)
+        if burst is None:
+            return ""
         text = await self.describe(session, tip, burst)
         receipt = await self.receipt(session, burst)
-        if receipt is None:
-            return text
-        return receipt.text + (f"\n\n{text}" if text else "")
+        return text if receipt is None else receipt.text + (f"\n\n{text}" if text else "")
 
     async def describe(self, session: AsyncSession, tip: Tip | None, burst: Burst) -> str:
         """The acknowledgement's lines (and, once per report, how to send originals)."""
+        total = await _files_now(session, tip, burst)
+        settings = self._services.settings
+        lines = [*_received(burst, total), *_not_taken(burst, settings), *_hint(tip, burst)]
         t = self._services.catalog.t
-        lang = burst.lang
-        lines: list[str] = []
-        if burst.new_report:
-            lines.append(t(lang, "evidence-new-report"))
-        if burst.stored:
-            total = burst.stored
-            if tip is not None:
-                total = intake.file_count(await intake.media_counts(session, tip.id))
-            lines.append(t(lang, "evidence-received", count=burst.stored, total=total))
-        if burst.voices:
-            lines.append(t(lang, "evidence-voices", count=burst.voices))
-        limit_mb = self._services.settings.download_limit_bytes // _MB
-        for name, size in burst.too_large:
-            size_mb = str(round(size / _MB)) if size else "?"
-            lines.append(t(lang, "evidence-too-large", name=name, size=size_mb, limit=limit_mb))
-        if burst.failed:
-            lines.append(t(lang, "evidence-failed", count=burst.failed))
-        if burst.storage_failed:
-            lines.append(t(lang, "evidence-storage-failed", count=burst.storage_failed))
-        if burst.refused:
-            limit = burst.refused_limit or self._services.settings.tipbot_max_files_per_report
-            lines.append(t(lang, "evidence-limit", count=burst.refused, max=limit))
-        if burst.compressed and tip is not None and not tip.originals_hint_sent:
-            tip.originals_hint_sent = True
-            lines.append(t(lang, "evidence-originals-hint"))
-        return "\n".join(lines)
+        return "\n".join(t(burst.lang, key, **args) for key, args in lines)
+
+
+# A line of an acknowledgement: its catalog key and arguments.
+Line = tuple[str, dict[str, object]]
+
+
+async def _files_now(session: AsyncSession, tip: Tip | None, burst: Burst) -> int:
+    """How many files the report holds now that the burst's are stored (counted only when
+    the line saying so is shown)."""
+    if not burst.stored or tip is None:
+        return burst.stored
+    return intake.file_count(await intake.media_counts(session, tip.id))
+
+
+def _received(burst: Burst, total: int) -> list[Line]:
+    lines: list[Line] = [("evidence-new-report", {})] if burst.new_report else []
+    if burst.stored:
+        lines.append(("evidence-received", {"count": burst.stored, "total": total}))
+    if burst.voices:
+        lines.append(("evidence-voices", {"count": burst.voices}))
+    return lines
+
+
+def _not_taken(burst: Burst, settings: Settings) -> list[Line]:
+    """Files too large, failed, refused by the disk, or past the report's limit."""
+    limit_mb = settings.download_limit_bytes // _MB
+    lines: list[Line] = [
+        ("evidence-too-large", {"name": name, "size": _megabytes(size), "limit": limit_mb})
+        for name, size in burst.too_large
+    ]
+    failed = (("evidence-failed", burst.failed), ("evidence-storage-failed", burst.storage_failed))
+    lines.extend((key, {"count": count}) for key, count in failed if count)
+    return lines + _refused(burst, settings)
+
+
+def _refused(burst: Burst, settings: Settings) -> list[Line]:
+    if not burst.refused:
+        return []
+    limit = burst.refused_limit or settings.tipbot_max_files_per_report
+    return [("evidence-limit", {"count": burst.refused, "max": limit})]
+
+
+def _megabytes(size: int | None) -> str:
+    return str(round(size / _MB)) if size else "?"
+
+
+def _hint(tip: Tip | None, burst: Burst) -> list[Line]:
+    """How to send originals: once per report, with its first recompressed photo."""
+    if not burst.compressed or tip is None or tip.originals_hint_sent:
+        return []
+    tip.originals_hint_sent = True
+    return [("evidence-originals-hint", {})]
 
 
 async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
@@ -384,34 +448,69 @@ async def send_burst_ack(context: Ctx, chat_id: int, burst: Burst) -> None:
     if burst.empty:
         return
     services = context.services
-    acks: BurstAcks = services.acks
-    screens: list[Screen] = []
-    step: tuple[int, str, str] | None = None
     async with transaction(services.sessions) as session:
-        keyring = services.keyring
-        _, tip = await intake.find_reporter_and_draft(
-            session, keyring.pseudonym(chat_id), keyring.legacy_pseudonym(chat_id)
-        )
-        text = await acks.describe(session, tip, burst)
-        receipt = await acks.receipt(session, burst)
-        if receipt is not None:
-            screens.append(receipt.with_prefix(text))
-            text = ""
-        draft_files = burst.stored or burst.voices or burst.new_report
-        if tip is not None and tip.step is not None and (text or draft_files):
-            counts = await intake.media_counts(session, tip.id)
-            brief = render.step_screen(services, burst.lang, tip, counts, brief=True)
-            screens.append(brief.with_prefix(text))
-            step = (tip.id, tip.step, text)
-        elif text:
-            screens.append(Screen(Html(text)))
+        screens, step = await _acknowledgement(session, services, chat_id, burst)
+    sent = await _send_all(context, chat_id, screens)
+    if step is not None and sent is not None:
+        await _shown(context, chat_id, ShownStep(sent.message_id, *step))
+
+
+async def _acknowledgement(
+    session: AsyncSession, services: Services, chat_id: int, burst: Burst
+) -> tuple[list[Screen], tuple[int, str, str] | None]:
+    """The acknowledgement's messages, and the step (report, step, receipt) whose buttons
+    the last one carries, if any."""
+    acks: BurstAcks = services.acks
+    keyring = services.keyring
+    _, tip = await intake.find_reporter_and_draft(
+        session, keyring.pseudonym(chat_id), keyring.legacy_pseudonym(chat_id)
+    )
+    screens, text = await _receipt_first(
+        session, acks, burst, await acks.describe(session, tip, burst)
+    )
+    step = _step_under(tip, text, burst)
+    if tip is None or step is None:
+        return [*screens, *_plain(text)], None
+    counts = await intake.media_counts(session, tip.id)
+    brief = steps.step_screen(services, burst.lang, tip, counts, brief=True)
+    return [*screens, brief.with_prefix(text)], (tip.id, step, text)
+
+
+def _step_under(tip: Tip | None, text: str, burst: Burst) -> str | None:
+    """The step whose title and buttons go under the acknowledgement (None: none): the
+    report's, when there are lines to show or files went into it."""
+    return tip.step if tip is not None and (text or burst.for_draft) else None
+
+
+async def _send_all(context: Ctx, chat_id: int, screens: list[Screen]) -> Message | None:
+    """Send the screens in order; the last one sent."""
     sent = None
     for screen in screens:
         sent = await send(context, chat_id, screen)
-    if step is not None and sent is not None:
-        previous = acks.show(chat_id, ShownStep(sent.message_id, *step))
-        if previous is not None:
-            await retire_messages(context, chat_id, [previous])
+    return sent
+
+
+def _plain(text: str) -> list[Screen]:
+    return [Screen(Html(text))] if text else []
+
+
+async def _receipt_first(
+    session: AsyncSession, acks: BurstAcks, burst: Burst, text: str
+) -> tuple[list[Screen], str]:
+    """The receipt for files that answered a question or were added to a report, over the
+    acknowledgement's lines (then nothing is left to say under the step)."""
+    receipt = await acks.receipt(session, burst)
+    if receipt is None:
+        return [], text
+    return [receipt.with_prefix(text)], ""
+
+
+async def _shown(context: Ctx, chat_id: int, shown: ShownStep) -> None:
+    """Remember the acknowledgement carrying the step's buttons; the one before keeps only
+    its receipt."""
+    previous = context.services.acks.show(chat_id, shown)
+    if previous is not None:
+        await retire_messages(context, chat_id, [previous])
 
 
 _T = TypeVar("_T")
@@ -431,59 +530,65 @@ def _retired(shown: ShownStep) -> Retired:
 # ---------------------------------------------------------------------------- receiving
 
 
-async def _get_file(context: Ctx, file_id: str, attempts: int = 3) -> File:
-    """``getFile`` with retries on network errors and 5xx answers (429s are the rate
-    limiter's job); a 4xx refusal is final."""
-    for attempt in range(attempts):
-        try:
-            return await context.bot.get_file(file_id)
-        except BadRequest:
-            raise
-        except (TimedOut, NetworkError):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.5 * 3**attempt)
-    raise AssertionError("unreachable")
+async def _get_file(context: Ctx, file_id: str) -> File:
+    """``getFile`` through 429s, 5xx answers and network errors (:mod:`bot.telegram_retry`);
+    a 4xx refusal is final."""
+    return await persist(context.bot.get_file, file_id)
 
 
 async def _fetch(context: Ctx, new: intake.NewMedia) -> StagedFile | None:
     """Download ``new`` into staging, or mark it too large / failed (never raise)."""
-    services = context.services
-    limit = services.settings.download_limit_bytes
-    if new.size is not None and new.size > limit:
-        new.status = MEDIA_TOO_LARGE
-        return None
     try:
-        telegram_file = await _get_file(context, new.file_id)
-        if not telegram_file.file_path:
-            raise DownloadError("no_path")
-        if telegram_file.file_size is not None and telegram_file.file_size > limit:
-            new.status = MEDIA_TOO_LARGE
-            return None
-        staged = await services.downloader.fetch(telegram_file.file_path, max_bytes=limit)
-    except BadRequest as exc:
-        if "too big" in str(exc).lower():
-            new.status = MEDIA_TOO_LARGE
-        else:
-            new.status, new.failure_reason = MEDIA_FAILED, "get_file_refused"
-        return None
-    except TooLargeError:
-        new.status = MEDIA_TOO_LARGE
-        return None
-    except DownloadError as exc:
-        new.status, new.failure_reason = MEDIA_FAILED, exc.reason
-        return None
-    except (TimedOut, NetworkError):
-        new.status, new.failure_reason = MEDIA_FAILED, "network"
-        return None
-    except StorageError as exc:
-        _storage_failed(new, exc)
+        staged = await _download(context, new)
+    except (BadRequest, DownloadError, TimedOut, NetworkError, StorageError) as exc:
+        new.status, new.failure_reason = _failure(exc)
         return None
     new.status = MEDIA_STORED
     new.metadata = await asyncio.to_thread(extract_metadata, staged.tmp_path, staged.detected_mime)
     if staged.detected_mime.startswith("image/"):
         new.phash = await asyncio.to_thread(perceptual_hash, staged.tmp_path)
     return staged
+
+
+async def _download(context: Ctx, new: intake.NewMedia) -> StagedFile:
+    """``getFile``, then the file streamed into staging; :class:`TooLargeError` for a file
+    over the Bot API server's limit, said before or during the download."""
+    services = context.services
+    limit = services.settings.download_limit_bytes
+    if _over(new.size, limit):
+        raise TooLargeError
+    telegram_file = await _get_file(context, new.file_id)
+    if not telegram_file.file_path:
+        raise DownloadError("no_path")
+    if _over(telegram_file.file_size, limit):
+        raise TooLargeError
+    return await services.downloader.fetch(telegram_file.file_path, max_bytes=limit)
+
+
+def _over(size: int | None, limit: int) -> bool:
+    return size is not None and size > limit
+
+
+def _failure(exc: Exception) -> tuple[str, str | None]:
+    """What a file that could not be fetched is recorded as: its status, and why."""
+    if _too_big(exc):
+        return MEDIA_TOO_LARGE, None
+    if isinstance(exc, StorageError):
+        exc.log()
+        return MEDIA_FAILED, "storage"
+    return MEDIA_FAILED, _reason(exc)
+
+
+def _too_big(exc: Exception) -> bool:
+    """Over the Bot API server's limit: said by the download, or by ``getFile``."""
+    refused = isinstance(exc, BadRequest) and "too big" in str(exc).lower()
+    return refused or isinstance(exc, TooLargeError)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DownloadError):
+        return exc.reason
+    return "get_file_refused" if isinstance(exc, BadRequest) else "network"
 
 
 def _storage_failed(new: intake.NewMedia, exc: StorageError) -> None:
@@ -520,7 +625,7 @@ class Admission:
     question_id: int | None = None
 
 
-async def receive(update: Update, context: Ctx) -> None:
+async def receive(update: Update, context: Ctx, message: Message) -> None:
     """Store one file a reporter sent, with its custody entry, and acknowledge it.
 
     Two short transactions around the download: the first admits the file (consent, the
@@ -528,72 +633,128 @@ async def receive(update: Update, context: Ctx) -> None:
     moderator's question goes to its report), the second records it; the download in
     between holds no transaction.
     """
-    services = context.services
-    message = update.message
-    new = describe(message, intake.utcnow()) if message is not None else None
-    if message is None or new is None:
+    new = describe(message, intake.utcnow())
+    if new is None:
         return
-    admitted: list[Admission] = []
+    admission = await respond_with(update, context, partial(_admit, message))
+    if admission is not None:
+        await _fetch_and_record(update, context, admission, new)
 
-    async def admit(session: AsyncSession, state: State) -> Reply:
-        if not state.consented or state.reporter is None:
-            return _before_consent(state, message)
-        limit = services.settings.tipbot_max_files_per_report
-        target = await relay.relay_target(session, state, message)
-        if target is not None:
-            # Answers and additions may hold as many files again as a report. Those past
-            # it are counted in the burst: one line says exactly how many were not taken.
-            if await intake.count_media(session, target.tip.id) >= 2 * limit:
-                refused = services.acks.burst(state.person.chat_id, state.lang)
-                refused.refused += 1
-                refused.refused_limit = 2 * limit
-                return Reply()
-            question = target.question.id if target.question else None
-            admitted.append(Admission(target.tip.id, None, target.kind, question))
-            return Reply()
-        acks: BurstAcks = services.acks
-        if state.draft is None:
-            refusal = await daily_limit_reply(session, state)
-            if refusal is not None:
-                return refusal
-            state.draft = await intake.create_draft(session, state.reporter, state.lang)
-            acks.burst(state.person.chat_id, state.lang).new_report = True
-        if await intake.count_media(session, state.draft.id) >= limit:
-            refused = acks.burst(state.person.chat_id, state.lang)
-            refused.refused += 1
-            refused.refused_limit = limit
-        else:
-            admitted.append(Admission(state.draft.id, state.draft.step))
-        return Reply()
 
-    await respond(update, context, admit)
-    if not admitted:
-        return
-    admission = admitted[0]
+async def _fetch_and_record(
+    update: Update, context: Ctx, admission: Admission, new: intake.NewMedia
+) -> None:
     staged = await _fetch(context, new)
-
-    async def record(session: AsyncSession, state: State) -> Reply:
-        if admission.relay_kind is not None:
-            return await _record_relayed(session, state, admission, new, staged)
-        acks: BurstAcks = services.acks
-        tip = state.draft
-        if tip is None or tip.id != admission.tip_id:
-            # Sent or cancelled (from another process) while the file was downloading.
-            new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
-            _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
-            return Reply()
-        filed = _file_original(state, new, staged)
-        await intake.add_media(session, tip, new, filed, actor=state.actor, store=services.store)
-        if new.kind == "voice" and admission.step == "description" and new.status == MEDIA_STORED:
-            return await _voice_testimony(session, state, tip)
-        _note_in_burst(acks.burst(state.person.chat_id, state.lang), new, state)
-        return Reply()
-
     try:
-        await respond(update, context, record)
+        await respond(update, context, partial(_record, admission, new, staged))
     finally:
         if staged is not None:
-            services.store.discard(staged)
+            context.services.store.discard(staged)
+
+
+def _burst(state: State) -> Burst:
+    """The reporter's burst being gathered for one acknowledgement."""
+    acks: BurstAcks = state.services.acks
+    return acks.burst(state.person.chat_id, state.lang)
+
+
+async def _admit(
+    message: Message, session: AsyncSession, state: State
+) -> tuple[Reply, Admission | None]:
+    """Whether, and where, a file goes (None: not taken; the reply says why, or the burst's
+    acknowledgement will)."""
+    if not state.consented or state.reporter is None:
+        return _before_consent(state, message), None
+    target = await relay.relay_target(session, state, message)
+    if target is not None:
+        return Reply(), await _admit_relayed(session, state, target)
+    return await _admit_to_draft(session, state)
+
+
+async def _admit_relayed(
+    session: AsyncSession, state: State, target: relay.RelayTarget
+) -> Admission | None:
+    # Answers and additions may hold as many files again as a report. Those past it are
+    # counted in the burst: one line says exactly how many were not taken.
+    limit = 2 * state.services.settings.tipbot_max_files_per_report
+    if await intake.count_media(session, target.tip.id) >= limit:
+        _burst(state).refuse(limit)
+        return None
+    question = target.question.id if target.question else None
+    return Admission(target.tip.id, None, target.kind, question)
+
+
+async def _admit_to_draft(session: AsyncSession, state: State) -> tuple[Reply, Admission | None]:
+    draft = await _draft_for_file(session, state)
+    if isinstance(draft, Reply):
+        return draft, None
+    limit = state.services.settings.tipbot_max_files_per_report
+    if await intake.count_media(session, draft.id) >= limit:
+        _burst(state).refuse(limit)
+        return Reply(), None
+    return Reply(), Admission(draft.id, draft.step)
+
+
+async def _draft_for_file(session: AsyncSession, state: State) -> Tip | Reply:
+    """The report a file goes to: the one being written, or one opened for it — unless the
+    day's limit of reports is reached (the refusal)."""
+    if state.draft is not None:
+        return state.draft
+    refusal = await steps.daily_limit_reply(session, state)
+    if refusal is not None:
+        return refusal
+    assert state.reporter is not None
+    state.draft = await intake.create_draft(session, state.reporter, state.lang)
+    _burst(state).new_report = True
+    return state.draft
+
+
+async def _record(
+    admission: Admission,
+    new: intake.NewMedia,
+    staged: StagedFile | None,
+    session: AsyncSession,
+    state: State,
+) -> Reply:
+    """Record an admitted file (its download done, or failed) where it was admitted to."""
+    if admission.relay_kind is not None:
+        return await _record_relayed(session, state, admission, new, staged)
+    return await _record_in_draft(session, state, admission, new, staged)
+
+
+async def _record_in_draft(
+    session: AsyncSession,
+    state: State,
+    admission: Admission,
+    new: intake.NewMedia,
+    staged: StagedFile | None,
+) -> Reply:
+    """A file for the report being written, if it is still the one the file was admitted
+    to (else it is recorded nowhere, and the burst says it failed)."""
+    tip = state.draft
+    if tip is None or tip.id != admission.tip_id:
+        # Sent or cancelled (from another process) while the file was downloading.
+        new.status, new.failure_reason = MEDIA_FAILED, "report_closed"
+        _note(state, new)
+        return Reply()
+    filed = _file_original(state, new, staged)
+    store = state.services.store
+    await intake.add_media(session, tip, new, filed, actor=state.actor, store=store)
+    if _answers_step(new, admission):
+        return await _voice_testimony(session, state, tip)
+    _note(state, new)
+    return Reply()
+
+
+def _answers_step(new: intake.NewMedia, admission: Admission) -> bool:
+    """A voice message stored at a step it answers (the description: testimony)."""
+    voice = new.kind in intake.TESTIMONY_KINDS and new.status == MEDIA_STORED
+    return voice and steps.takes_voice(admission.step)
+
+
+def _note(state: State, new: intake.NewMedia) -> None:
+    """Count the file in the burst's acknowledgement."""
+    _burst(state).note(new, new.file_name or state.t(f"kind-{new.kind}"))
 
 
 def _before_consent(state: State, message: Message) -> Reply:
@@ -610,12 +771,11 @@ async def _voice_testimony(session: AsyncSession, state: State, tip: Tip) -> Rep
     """A voice message at the description step is testimony: one answer says it is saved,
     over the step's title and buttons (files of the same burst are acknowledged in it)."""
     acks: BurstAcks = state.services.acks
-    pending = acks.take(state.person.chat_id)
-    lines = [await acks.answer_text(session, tip, pending)] if pending is not None else []
-    lines.append(state.t("description-voice-saved"))
+    received = await acks.take_text(session, tip, state.person.chat_id)
+    saved = state.t("description-voice-saved")
     counts = await intake.media_counts(session, tip.id)
-    screen = render.step_screen(state.services, state.lang, tip, counts, brief=True)
-    return Reply(send=[screen.with_prefix("\n".join(line for line in lines if line))])
+    screen = steps.step_screen(state.services, state.lang, tip, counts, brief=True)
+    return Reply(send=[screen.with_prefix(f"{received}\n{saved}" if received else saved)])
 
 
 async def _record_relayed(
@@ -627,43 +787,22 @@ async def _record_relayed(
 ) -> Reply:
     """A file answering a question (or added later): attached to its report and passed on
     (held back a moment, so an album travels as one); acknowledged once per burst."""
-    services = state.services
-    tip = await session.get(Tip, admission.tip_id)
-    question = await session.get(TipNote, admission.question_id) if admission.question_id else None
+    tip = await intake.find_tip(session, admission.tip_id)
     if tip is None:
         return Reply(send=[Screen(state.t("no-open-report"))])
     new.origin = admission.relay_kind or "answer"
-    filed = _file_original(state, new, staged)
-    media = await intake.add_media(
-        session, tip, new, filed, actor=state.actor, store=services.store
-    )
-    await moderation.add_from_reporter(
+    await intake.relay_media(
         session,
         tip,
-        kind=new.origin,
-        text=new.caption,
-        media_id=media.id,
+        new,
+        _file_original(state, new, staged),
+        question_id=admission.question_id,
         actor=state.actor,
-        question=question if question is not None and question.is_open else None,
+        store=state.services.store,
         # Held until the burst is acknowledged (the album is complete), at most a minute.
         gather=RELAY_HOLD,
     )
-    burst = services.acks.burst(state.person.chat_id, state.lang)
-    burst.relay = (tip.id, new.origin)
+    _burst(state).relay = (tip.id, new.origin)
     if new.status != MEDIA_STORED:
-        _note_in_burst(burst, new, state)
+        _note(state, new)
     return Reply()
-
-
-def _note_in_burst(burst: Burst, new: intake.NewMedia, state: State) -> None:
-    if new.status == MEDIA_STORED and new.kind in intake.TESTIMONY_KINDS:
-        burst.voices += 1
-    elif new.status == MEDIA_STORED:
-        burst.stored += 1
-        burst.compressed = burst.compressed or new.recompressed
-    elif new.status == MEDIA_TOO_LARGE:
-        burst.too_large.append((new.file_name or state.t(f"kind-{new.kind}"), new.size))
-    elif new.failure_reason == "storage":
-        burst.storage_failed += 1
-    else:
-        burst.failed += 1

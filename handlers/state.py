@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
@@ -67,24 +68,46 @@ def consent_first(state: State) -> Reply:
     )
 
 
+def stale_button(state: State) -> Reply:
+    """The answer to a button that no longer applies (or that this bot never wrote)."""
+    return Reply(toast=state.t("stale-button"))
+
+
 Decision = Callable[[AsyncSession, State], Awaitable[Reply]]
+T = TypeVar("T")
 
 
 async def respond(update: Update, context: Ctx, decide: Decision) -> None:
     """The shape of every reporter-facing handler: who is writing; one short transaction in
     which their message is noted and the answer decided; then the answer is delivered (after
     the commit, so no network call happens inside a transaction)."""
+
+    async def without_result(session: AsyncSession, state: State) -> tuple[Reply, None]:
+        return await decide(session, state), None
+
+    await respond_with(update, context, without_result)
+
+
+async def respond_with(
+    update: Update,
+    context: Ctx,
+    decide: Callable[[AsyncSession, State], Awaitable[tuple[Reply, T]]],
+) -> T | None:
+    """:func:`respond` for a decision that also settles what the handler does next (a file
+    admitted: where it goes); returns that, once the answer is delivered (None when no one
+    is writing)."""
     services = context.services
     who = person(update, services)
     if who is None:
-        return
+        return None
 
-    async def body(session: AsyncSession) -> Reply:
+    async def body(session: AsyncSession) -> tuple[Reply, T]:
         state = await load_state(session, services, who)
         await note_message(session, state, update.message)
         return await decide(session, state)
 
     # On PostgreSQL a moderator's action on the same tip may deadlock with this transaction:
     # it runs again, so the reporter still gets their answer.
-    reply, _ = await retrying(services.sessions, body)
+    (reply, result), _ = await retrying(services.sessions, body)
     await deliver(update, context, reply)
+    return result
