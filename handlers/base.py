@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeAlias, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -22,7 +22,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import tgtext
@@ -32,7 +32,13 @@ from bot.keys import Keyring
 from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, mark_handled
 from bot.settings import Settings
+from bot.telegram_retry import persist
 from db.engine import SessionFactory
+
+if TYPE_CHECKING:  # they use Services themselves
+    from handlers.evidence import BurstAcks
+    from handlers.moderation.access import ModeratorGate
+    from handlers.outbox.worker import OutboxWorker
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +58,13 @@ class Services:
     gazetteer: Gazetteer
     processor: ChatOrderedProcessor
     timezone: ZoneInfo
+    gate: ModeratorGate
     official_handle: str = ""
     bot_username: str = ""
-    # Set at wiring time (bot.app), typed loosely to avoid module cycles: the burst
-    # acknowledgements (handlers.evidence.BurstAcks), the moderators' gate
-    # (handlers.moderation.access.ModeratorGate) and the outbox worker
-    # (handlers.moderation.delivery.OutboxWorker).
-    acks: Any = None
-    gate: Any = None
-    outbox_worker: Any = None
+    # The two that talk to Telegram on their own are made with the application, right after
+    # these (bot.app.attach_workers): the file acknowledgements and the outbox worker.
+    acks: BurstAcks = field(init=False)
+    outbox_worker: OutboxWorker = field(init=False)
 
 
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -161,9 +165,13 @@ class Screen:
 
 
 async def send(context: Ctx, chat_id: int, screen: Screen) -> Message | None:
-    """Send a message; a reporter who blocked the bot is not an error worth more than a log."""
+    """Send a message, retried through Telegram's transient failures
+    (:mod:`bot.telegram_retry`); a reporter who blocked the bot is not an error worth more
+    than a log line, and is not retried."""
     try:
-        return await context.bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
+        return await persist(
+            context.bot.send_message, chat_id, screen.text, reply_markup=screen.markup
+        )
     except Forbidden:
         log.info("chat unreachable (blocked or deleted)")
         return None
@@ -172,22 +180,43 @@ async def send(context: Ctx, chat_id: int, screen: Screen) -> Message | None:
 async def show(update: Update, context: Ctx, screen: Screen) -> Message | None:
     """Show ``screen``: in place of the pressed button's message for a callback with an inline
     keyboard (or none), as a new message otherwise."""
-    query = update.callback_query
     chat = update.effective_chat
     if chat is None:
         return None
+    pressed = _replaceable(update.callback_query, screen)
+    if pressed is None:
+        return await send(context, chat.id, screen)
+    try:
+        edited = await _edit(pressed, screen)
+    except Forbidden:
+        log.info("chat unreachable (blocked or deleted)")
+        return None
+    return edited if edited is not None else await send(context, chat.id, screen)
+
+
+def _replaceable(query: CallbackQuery | None, screen: Screen) -> Message | None:
+    """The pressed button's message, if ``screen`` can take its place (an edit keeps only
+    an inline keyboard, or none)."""
     inline = screen.markup is None or isinstance(screen.markup, InlineKeyboardMarkup)
-    if query is not None and inline and isinstance(query.message, Message):
-        try:
-            edited = await query.message.edit_text(
-                screen.text, reply_markup=cast(InlineKeyboardMarkup | None, screen.markup)
-            )
-            return edited if isinstance(edited, Message) else None
-        except BadRequest as exc:
-            if "not modified" in str(exc).lower():
-                return query.message
-            # Too old to edit, or gone: fall through to a new message.
-    return await send(context, chat.id, screen)
+    message = query.message if query is not None else None
+    return message if inline and isinstance(message, Message) else None
+
+
+async def _edit(message: Message, screen: Screen) -> Message | None:
+    """``message`` edited into ``screen`` (retried like :func:`send`), or None when that
+    failed for good — too old to edit, gone, or Telegram kept failing — so that the caller
+    sends the screen as a new message and the user always has the current one."""
+    markup = cast(InlineKeyboardMarkup | None, screen.markup)
+    try:
+        edited = await persist(message.edit_text, screen.text, reply_markup=markup)
+    except BadRequest as exc:
+        # "Not modified": it shows the screen already (or a retried edit had gone through).
+        return message if "not modified" in str(exc).lower() else None
+    except Forbidden:
+        raise  # blocked: nothing more to try
+    except TelegramError:
+        return None
+    return edited if isinstance(edited, Message) else message
 
 
 async def answer(
@@ -201,7 +230,7 @@ async def answer(
     if text is not None:
         text = tgtext.shorten_plain(plain(text), tgtext.TOAST)
     try:
-        await query.answer(text, show_alert=alert)
-    except BadRequest:
+        await persist(query.answer, text, show_alert=alert)
+    except TelegramError:  # too old, already answered, or Telegram kept failing
         return False
     return True

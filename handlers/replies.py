@@ -18,6 +18,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import tgtext
 from bot.i18n import Html
+from bot.telegram_retry import persist
 from handlers.base import Ctx, Screen, answer, send, show
 
 
@@ -60,7 +61,22 @@ def fitted(screen: Screen, limit: int = tgtext.TEXT) -> Screen:
 
 
 async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
+    """Show ``reply``: every call is retried through Telegram's transient failures
+    (:mod:`bot.telegram_retry`), one after the other, so the chat sees them in order."""
     chat = update.effective_chat
+    pending = await _answer_and_edit(update, context, reply)
+    if chat is None:
+        return
+    if reply.erase_from is not None and pending:
+        await _send_then_erase(update, context, chat.id, pending.pop(0), reply.erase_from)
+    for screen in pending:
+        await send(context, chat.id, screen)
+    await retire_messages(context, chat.id, reply.retire)
+
+
+async def _answer_and_edit(update: Update, context: Ctx, reply: Reply) -> list[Screen]:
+    """Answer the pressed button and edit its message into ``reply.edit``, both at once;
+    the screens still to send as new messages, in order."""
     query = update.callback_query
     first: list[Awaitable[object]] = []
     if query is not None:
@@ -74,47 +90,51 @@ async def deliver(update: Update, context: Ctx, reply: Reply) -> None:
             pending.insert(0, edit)
     if first:
         await asyncio.gather(*first)
-    if chat is None:
-        return
-    if reply.erase_from is not None and pending:
-        try:
-            kept = await send(context, chat.id, pending.pop(0))
-        except TelegramError:
-            # Erase anyway, up to the message that asked for it: the phone matters more.
-            last = update.effective_message
-            if last is not None:
-                await erase_messages(context, chat.id, range(reply.erase_from, last.message_id + 1))
-            raise
-        if kept is not None:
-            await erase_messages(context, chat.id, range(reply.erase_from, kept.message_id))
-    for screen in pending:
-        await send(context, chat.id, screen)
-    await retire_messages(context, chat.id, reply.retire)
+    return pending
+
+
+async def _send_then_erase(
+    update: Update, context: Ctx, chat_id: int, screen: Screen, erase_from: int
+) -> None:
+    """Send ``screen``, then delete every message of the chat from ``erase_from`` up to it."""
+    try:
+        kept = await send(context, chat_id, screen)
+    except TelegramError:
+        # Erase anyway, up to the message that asked for it: the phone matters more.
+        last = update.effective_message
+        if last is not None:
+            await erase_messages(context, chat_id, range(erase_from, last.message_id + 1))
+        raise
+    if kept is not None:
+        await erase_messages(context, chat_id, range(erase_from, kept.message_id))
 
 
 async def retire_messages(context: Ctx, chat_id: int, retired: Sequence[Retired]) -> None:
     """Take a finished screen's buttons away (keeping its receipt text), or delete it; one
     already gone or too old to change is left as it is."""
+    bot = context.bot
     for item in retired:
         with contextlib.suppress(BadRequest, Forbidden):
             if item.text:
-                await context.bot.edit_message_text(
-                    tgtext.shorten(item.text), chat_id=chat_id, message_id=item.message_id
+                receipt = tgtext.shorten(item.text)
+                await persist(
+                    bot.edit_message_text, receipt, chat_id=chat_id, message_id=item.message_id
                 )
             else:
-                await context.bot.delete_message(chat_id, item.message_id)
+                await persist(bot.delete_message, chat_id, item.message_id)
 
 
 async def erase_messages(context: Ctx, chat_id: int, message_ids: Sequence[int]) -> None:
     """Delete these messages of a private chat (both sides), 100 at a time; ids that are
     gone or too old are skipped by Telegram, and a refused batch is retried one by one."""
+    bot = context.bot
     for start in range(0, len(message_ids), 100):
         batch = list(message_ids[start : start + 100])
         try:
-            await context.bot.delete_messages(chat_id, batch)
+            await persist(bot.delete_messages, chat_id, batch)
         except BadRequest:
             for message_id in batch:
                 with contextlib.suppress(BadRequest):
-                    await context.bot.delete_message(chat_id, message_id)
+                    await persist(bot.delete_message, chat_id, message_id)
         except Forbidden:
             return

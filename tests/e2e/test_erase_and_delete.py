@@ -1,7 +1,9 @@
 """Erasing the conversation and deleting my data: what goes, what stays, what the log says."""
 
+import pytest
 from sqlalchemy import update
 
+from bot import telegram_retry
 from bot.custody import verify
 from db.models import ChatMessage, CustodyEntry, Media, OutboxMessage, Reporter, Tip
 from tests.e2e.flows import JPEG, file_complete_report, label, onboard, t
@@ -33,13 +35,15 @@ async def test_erase_leaves_only_a_neutral_confirmation(
 
 
 async def test_erase_goes_ahead_when_its_confirmation_cannot_be_sent(
-    bot: BotHarness, fake: FakeTelegram
+    bot: BotHarness, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = fake.user()
     await onboard(user)
     await file_complete_report(user)
     assert len(user.messages) > 10
-    fake.fail("sendMessage", status=502, times=1, chat_id=user.id)
+    # Replies ride out passing faults (bot.telegram_retry): fail for longer than it tries.
+    monkeypatch.setattr(telegram_retry, "POLICY", telegram_retry.RetryPolicy(attempts=2))
+    fake.fail("sendMessage", status=502, times=2, chat_id=user.id)
     await user.press(label("en", "erase-button"))
     # The button's toast went first, so the apology comes as a message: all that is left.
     await user.wait_for_message(

@@ -70,8 +70,9 @@ async def moderate(
     card = await group.wait_for_message(lambda m: (m.text or "").startswith(reference), timeout=10)
     await moderator.press("❓ Needs info", message=card, chat=group)
     await moderator.send_text("Which street?", chat=group, reply_to=group.last_bot_message())
+    # The question may already be there: the outbox wakes as soon as it is committed.
     question = await reporter.wait_for_message(
-        lambda m: "Which street?" in (m.text or ""), timeout=10
+        lambda m: "Which street?" in (m.text or ""), timeout=10, new_only=False
     )
     await reporter.send_text("Vokzalna street, near the school", reply_to=question)
     await group.wait_for_message(lambda m: "Vokzalna" in (m.text or ""), timeout=10)
