@@ -1,10 +1,13 @@
 """Intake benchmark: figures printed, not asserted.
 
-Run 1 — N simulated reporters (default 200) each file a complete report with 2 files against
+Run 1 — N simulated reporters (default 400) each file a complete report with 2 files against
 the fake Bot API server over loopback; prints updates per second, reply latency
-p50/p95/p99 and the bot's peak memory; then runs the same load against a bare PTB bot that
-answers every update with one sendMessage (the framework's ceiling) and prints the ratio.
-Both bots run without Telegram's 30 messages/s cap (it would measure the cap, not the bot).
+p50/p95/p99, lost replies (a step whose answer never came: target 0) and the bot's peak
+memory; then runs the same load against a bare PTB bot that answers every update with one
+sendMessage (the framework's ceiling) and prints the ratio. Both bots run without
+Telegram's 30 messages/s cap (it would measure the cap, not the bot). With ``--faults``, 1%
+of tipbot's Bot API calls (all but getUpdates) fail with a 500 or a 429 (retry after 1 s);
+the bare bot always runs without faults (it does not retry: it would only lose replies).
 
 Run 2 — streams a file through the media pipeline in local mode (default 1 GB, and a
 100 MB one for comparison) and prints MB/s and peak memory.
@@ -12,7 +15,8 @@ Run 2 — streams a file through the media pipeline in local mode (default 1 GB,
 Each part runs in its own process: the fake server with the simulated reporters in one, the
 bot in another, so neither steals the other's event loop.
 
-    python bench/intake.py [--reporters 200] [--files 2] [--media-mb 1024] [--skip-media]
+    python bench/intake.py [--reporters 400] [--files 2] [--faults] [--media-mb 1024]
+                           [--skip-media]
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ TOKEN = "123456789:BenchmarkTokenBenchmarkToken0000"
 SECRET = "benchmark-secret-key-0123456789-abcdefgh"
 VISIBLE = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendLocation"}
 BUCHA = 711350
+FAULT_RATE = 0.01  # --faults: the share of Bot API calls that fail
+LOST_AFTER = 120.0  # seconds without an answer after which a step's reply counts as lost
 
 
 def peak_rss_mb() -> float:
@@ -83,12 +89,12 @@ def is_reply(kind: str, call: Any) -> bool:
     """Whether a call is the answer a reporter waits for. tipbot's next screen always has
     an inline keyboard (notes such as the location keyboard's do not); the bare bot's
     answer is its one message."""
-    if call.method not in VISIBLE:
+    if call.method not in VISIBLE or call.status != 200:
         return False
     return kind == "bare" or "inline_keyboard" in (call.params.get("reply_markup") or {})
 
 
-async def serve_and_drive(reporters: int, files: int, kind: str) -> None:
+async def serve_and_drive(reporters: int, files: int, kind: str, faults: bool = False) -> None:
     """The fake server plus N reporters; prints its URL, then one JSON line of results,
     then keeps serving until stdin closes (so the bot can stop cleanly)."""
     from tests.fakebot import FakeTelegram
@@ -112,6 +118,7 @@ async def serve_and_drive(reporters: int, files: int, kind: str) -> None:
     print(json.dumps({"url": fake.url}), flush=True)
     await fake.wait_for_call("getUpdates", timeout=120)
     await asyncio.sleep(1.0)  # let the bot finish starting up
+    injected = fake.fail_randomly(FAULT_RATE, seed=9) if faults else None
 
     latencies: list[float] = []
     file_latencies: list[float] = []
@@ -119,30 +126,38 @@ async def serve_and_drive(reporters: int, files: int, kind: str) -> None:
     failures = 0
     payload = b"%PDF-1.7\n" + os.urandom(48 * 1024)
 
+    async def act(user: Any, index: int, kind: str, arg: Any) -> None:
+        if kind == "command":
+            await user.send_command(arg)
+        elif kind == "text":
+            await user.send_text(arg)
+        elif kind == "press":
+            await user.press_data(arg)
+        else:
+            for n in range(arg):
+                await user.send_document(
+                    payload + bytes([index % 256, n]),
+                    file_name=f"{n}.pdf",
+                    mime_type="application/pdf",
+                )
+
     async def reporter(index: int) -> None:
         nonlocal updates, failures
         user = fake.user(first_name=f"R{index}")
-        for kind, arg in script(files):
+        steps = script(files)
+        for done, (kind, arg) in enumerate(steps):
             loop = asyncio.get_running_loop()
             future: asyncio.Future[float] = loop.create_future()
             waiting[user.id] = future
             sent = time.monotonic()
-            if kind == "command":
-                await user.send_command(arg)
-            elif kind == "text":
-                await user.send_text(arg)
-            elif kind == "press":
-                await user.press_data(arg)
-            else:
-                for n in range(arg):
-                    await user.send_document(
-                        payload + bytes([index % 256, n]),
-                        file_name=f"{n}.pdf",
-                        mime_type="application/pdf",
-                    )
+            try:
+                await act(user, index, kind, arg)
+            except LookupError:  # no message to press a button on: /start was never answered
+                failures += len(steps) - done
+                return
             updates += arg if kind == "files" else 1
             try:
-                answered = await asyncio.wait_for(future, 30)
+                answered = await asyncio.wait_for(future, LOST_AFTER)
             except TimeoutError:
                 failures += 1
                 continue
@@ -169,6 +184,7 @@ async def serve_and_drive(reporters: int, files: int, kind: str) -> None:
                 "driver_cpu_share": driver_cpu / elapsed,
                 "deliveries": len(delivered),
                 "distinct_updates": len(set(delivered)),
+                "faults_injected": injected.hits if injected is not None else 0,
             }
         ),
         flush=True,
@@ -217,7 +233,8 @@ def run_bot(kind: str, url: str, workdir: Path, database_url: str | None = None)
             .base_url(f"{url}/bot")
             .base_file_url(f"{url}/file/bot")
             .concurrent_updates(256)
-            .request(HTTPXRequest(connection_pool_size=64))
+            # tipbot's pool settings: requests queue for a connection rather than fail
+            .request(HTTPXRequest(connection_pool_size=64, pool_timeout=None))
             .build()
         )
         app.add_handler(TypeHandler(Update, answer))
@@ -234,10 +251,13 @@ def run_bot(kind: str, url: str, workdir: Path, database_url: str | None = None)
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "bot_cpu_seconds": cpu_seconds()}), flush=True)
 
 
-def load_run(kind: str, reporters: int, files: int, database_url: str | None) -> dict[str, Any]:
+def load_run(
+    kind: str, reporters: int, files: int, database_url: str | None, faults: bool = False
+) -> dict[str, Any]:
     me = [sys.executable, str(Path(__file__).resolve())]
     driver = subprocess.Popen(  # noqa: S603 - this very script
-        [*me, "--serve", kind, "--reporters", str(reporters), "--files", str(files)],
+        [*me, "--serve", kind, "--reporters", str(reporters), "--files", str(files)]
+        + (["--faults"] if faults else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -245,16 +265,27 @@ def load_run(kind: str, reporters: int, files: int, database_url: str | None) ->
     assert driver.stdout is not None
     url = json.loads(driver.stdout.readline())["url"]
     with tempfile.TemporaryDirectory() as workdir:
-        bot = subprocess.Popen(  # noqa: S603
-            [*me, "--bot", kind, "--url", url, "--workdir", workdir]
-            + (["--database-url", database_url] if database_url else []),
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        result: dict[str, Any] = json.loads(driver.stdout.readline())
-        bot.send_signal(signal.SIGTERM)
-        out, _ = bot.communicate(timeout=60)
-        driver.communicate(timeout=60)
+        bot_log = Path(workdir) / "bot.log"
+        with bot_log.open("w") as log_file:
+            bot = subprocess.Popen(  # noqa: S603
+                [*me, "--bot", kind, "--url", url, "--workdir", workdir]
+                + (["--database-url", database_url] if database_url else []),
+                stdout=subprocess.PIPE,
+                stderr=log_file,  # tipbot's warnings: one line per call that had to be retried
+                text=True,
+            )
+            line = driver.stdout.readline()
+            if not line:  # the driver gave up (the bot never polled): say why
+                bot.kill()
+                sys.exit(f"{kind} did not run; its log ends:\n{bot_log.read_text()[-3000:]}")
+            result: dict[str, Any] = json.loads(line)
+            bot.send_signal(signal.SIGTERM)
+            out, _ = bot.communicate(timeout=60)
+            driver.communicate(timeout=60)
+        log_text = bot_log.read_text()
+    result["retried_calls"] = log_text.count("retrying with backoff")
+    errors = [line for line in log_text.splitlines() if " ERROR " in line]
+    result["bot_error_count"], result["bot_errors"] = len(errors), errors[:3]
     result.update(json.loads(out.strip().splitlines()[-1]))
     return result
 
@@ -320,9 +351,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reporters", type=int, default=200)
+    parser.add_argument("--reporters", type=int, default=400)
     parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--media-mb", type=int, default=1024)
+    parser.add_argument(
+        "--faults", action="store_true", help="1%% of tipbot's Bot API calls fail (500 or 429)"
+    )
     parser.add_argument("--skip-media", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print the raw figures too")
@@ -338,7 +372,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.serve:
-        asyncio.run(serve_and_drive(args.reporters, args.files, args.serve))
+        asyncio.run(serve_and_drive(args.reporters, args.files, args.serve, args.faults))
         return
     if args.bot:
         run_bot(args.bot, args.url, Path(args.workdir), args.database_url)
@@ -349,9 +383,19 @@ def main() -> None:
 
     print(f"tipbot intake benchmark — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if not args.skip_load:
-        print(f"\nRun 1: {args.reporters} reporters × 1 report × {args.files} files, over loopback")
+        faults = f", {FAULT_RATE:.0%} of tipbot's Bot API calls failing" if args.faults else ""
+        print(
+            f"\nRun 1: {args.reporters} reporters × 1 report × {args.files} files, "
+            f"over loopback{faults}"
+        )
         results = {
-            kind: load_run(kind, args.reporters, args.files, args.database_url)
+            kind: load_run(
+                kind,
+                args.reporters,
+                args.files,
+                args.database_url,
+                args.faults and kind == "tipbot",
+            )
             for kind in ("tipbot", "bare")
         }
         columns = (
@@ -362,7 +406,7 @@ def main() -> None:
             "p99 ms",
             "peak MB",
             "calls/up",
-            "no reply",
+            "lost",
         )
         print(f"{'bot':8} " + " ".join(f"{c:>8}" for c in columns))
         for kind, r in results.items():
@@ -375,6 +419,16 @@ def main() -> None:
             print(json.dumps(results, indent=1))
         ratio = results["tipbot"]["updates_per_second"] / results["bare"]["updates_per_second"]
         print(f"ratio tipbot / bare PTB: {ratio:.2f} (target >= 0.70)")
+        tipbot = results["tipbot"]
+        print(
+            f"lost replies: {tipbot['no_answer']} (target 0; a step unanswered for "
+            f"{LOST_AFTER:.0f} s); faults injected: {tipbot['faults_injected']}, calls retried: "
+            f"{tipbot['retried_calls']}"
+        )
+        if tipbot["bot_error_count"]:
+            print(f"tipbot logged {tipbot['bot_error_count']} errors, the first:")
+        for line in tipbot["bot_errors"]:
+            print(f"  {line}")
         print(
             "file bursts: tipbot acknowledges once per burst after "
             f"1.0 s of quiet; p50 {results['tipbot']['files_ack_p50_ms']:.0f} ms "

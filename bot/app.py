@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from datetime import timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -28,9 +27,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import custody
-from bot.evidence import anchors
-from bot.evidence.timestamp import TrustRoots, load_roots
+from bot import atrest
 from bot.gazetteer import Gazetteer
 from bot.i18n import LANGUAGES, Catalog
 from bot.intake import delete_unreferenced_originals
@@ -39,15 +36,17 @@ from bot.media import FileDownloader, MediaStore
 from bot.processor import ChatOrderedProcessor, FloodGate
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import ConfigError, Settings
+from bot.updates import DurableUpdates
 from db import uow
-from db.engine import create_engine, session_factory, transaction
+from db.engine import create_engine, session_factory
 from db.migrate import upgrade
-from handlers import account, admin, common, intake, messages, relay
+from handlers import account, admin, common, intake, jobs, messages, relay
 from handlers.base import Ctx, Services, TipbotApp
-from handlers.evidence import BurstAcks, send_burst_ack
+from handlers.evidence import Burst, BurstAcks, send_burst_ack
+from handlers.flood import flood_notice
 from handlers.moderation import access, actions, commands
 from handlers.moderation.access import ModeratorGate
-from handlers.moderation.delivery import OutboxWorker
+from handlers.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +78,40 @@ def build_services(
     check_catalog(catalog, settings)
     store = MediaStore(settings.media_dir)
     store.prepare()
+    keyring = Keyring(secret)
+    atrest.install(engine, keyring)  # file names and metadata sealed with the instance key
     return Services(
         settings=settings,
         catalog=catalog,
-        keyring=Keyring(secret),
+        keyring=keyring,
         sessions=session_factory(engine),
         store=store,
         downloader=FileDownloader(store),
         gazetteer=Gazetteer.load(),
         processor=processor,
         timezone=ZoneInfo(settings.tipbot_timezone),
+        gate=ModeratorGate(
+            settings.moderator_chat_id,
+            set(settings.moderator_ids) | set(settings.admin_ids),
+            settings.tipbot_member_cache_seconds,
+        ),
         official_handle=settings.tipbot_official_handle or "",
     )
+
+
+def attach_workers(app: TipbotApp, services: Services) -> None:
+    """What works on its own beside the handlers, made once the application exists: the
+    file acknowledgements (sent in the chat's turn), the outbox worker, and who performs
+    what committed transactions announce."""
+
+    async def deliver_ack(chat_id: int, burst: Burst) -> None:
+        await send_burst_ack(Ctx.from_update(None, app), chat_id, burst)
+
+    delay = services.settings.tipbot_ack_delay_seconds
+    services.acks = BurstAcks(services, services.processor, deliver_ack, delay=delay)
+    services.outbox_worker = OutboxWorker(lambda: Ctx.from_update(None, app), services)
+    connect_effects(services)
+    services.processor.on_flood = functools.partial(flood_notice, app.bot, services)
 
 
 def connect_effects(services: Services) -> None:
@@ -124,6 +145,8 @@ def build_application(
     flood_gate = FloodGate(settings.tipbot_max_updates_per_minute)
     processor = ChatOrderedProcessor(settings.tipbot_concurrent_updates, flood_gate=flood_gate)
     services = build_services(settings, secret, engine, processor)
+    # Updates are stored before Telegram is told they arrived (bot.updates).
+    durable = DurableUpdates(services.sessions, secret)
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await upgrade(engine)
@@ -140,17 +163,7 @@ def build_application(
                 "TIPBOT_ORG_NAME is not set: reporters are told only that the bot's team runs it"
             )
         services.outbox_worker.start()
-        if app.job_queue is not None:
-            app.job_queue.run_repeating(
-                _prune_job, interval=timedelta(hours=1), first=timedelta(minutes=1), name="prune"
-            )
-            app.job_queue.run_repeating(
-                _custody_head_job, interval=timedelta(hours=1), first=5, name="custody-head"
-            )
-            app.job_queue.run_repeating(
-                _erasure_job, interval=timedelta(minutes=1), first=10, name="erasures"
-            )
-            await start_evidence_jobs(app, services)
+        await jobs.schedule(app, services)
 
     async def post_stop(_app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await admin.stop(cast(TipbotApp, _app))  # running exports tell their admins
@@ -183,15 +196,20 @@ def build_application(
             )
         )
         .request(
+            # Past 64 requests in flight the others queue for a connection, however long
+            # (pool_timeout=None): a PoolTimeout would drop a reply that was never sent.
             HTTPXRequest(
                 connection_pool_size=64,
                 connect_timeout=10.0,
                 read_timeout=request_timeout,
                 write_timeout=request_timeout,
-                pool_timeout=30.0,
+                pool_timeout=None,
             )
         )
-        .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=60.0))
+        .get_updates_request(
+            durable.get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=60.0))
+        )
+        .updater(None)  # PTB's, over the store: durable.install below
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -203,36 +221,11 @@ def build_application(
         )
         builder = builder.rate_limiter(cast(Any, limiter))
     app = cast(TipbotApp, builder.build())
+    durable.install(app, processor, settings.tipbot_concurrent_updates)
     quiet_polling_tracebacks()
     app.bot_data["services"] = services
 
-    async def deliver_ack(chat_id: int, burst: Any) -> None:
-        context = Ctx.from_update(None, app)
-        await send_burst_ack(context, chat_id, burst)
-
-    services.acks = BurstAcks(
-        services, processor, deliver_ack, delay=settings.tipbot_ack_delay_seconds
-    )
-    services.gate = ModeratorGate(
-        settings.moderator_chat_id,
-        set(settings.moderator_ids) | set(settings.admin_ids),
-        settings.tipbot_member_cache_seconds,
-    )
-    services.outbox_worker = OutboxWorker(lambda: Ctx.from_update(None, app), services)
-    connect_effects(services)
-
-    async def on_flood(update: Update) -> None:
-        chat = update.effective_chat
-        user = update.effective_user
-        if chat is None:
-            return
-        lang = await common.chosen_language(services, chat.id, user)
-        try:
-            await app.bot.send_message(chat.id, services.catalog.t(lang, "flood-notice"))
-        except TelegramError:
-            log.info("flood notice not delivered")
-
-    processor.on_flood = on_flood
+    attach_workers(app, services)
     register_handlers(app)
     return app
 
@@ -268,6 +261,7 @@ def register_handlers(app: TipbotApp) -> None:
     add(CallbackQueryHandler(common.language_button, pattern=r"^l:"))
     add(CallbackQueryHandler(common.consent_button, pattern=r"^c:"))
     add(CallbackQueryHandler(common.menu_button, pattern=r"^m:"))
+    add(CallbackQueryHandler(intake.draft_button, pattern=intake.DRAFT_PATTERN))
     add(CallbackQueryHandler(intake.step_button, pattern=r"^r:"))
     add(CallbackQueryHandler(account.erase_button, pattern=r"^e:"))
     add(CallbackQueryHandler(account.delete_button, pattern=r"^d:"))
@@ -294,83 +288,6 @@ async def register_commands(
             await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
         except TelegramError as exc:
             log.warning("could not register the %s commands: %s", lang, type(exc).__name__)
-
-
-async def _custody_head_job(context: Ctx) -> None:
-    """Log the custody chain's head every hour: a copy of the logs then pins the chain, so
-    rewriting it later (even in full) no longer matches what was logged at the time."""
-    async with context.services.sessions() as session:
-        seq, digest = await custody.head(session)
-    log.info("custody head seq=%d hash=%s", seq, digest)
-
-
-async def start_evidence_jobs(
-    app: Application[Any, Any, Any, Any, Any, Any], services: Services
-) -> None:
-    """With ANCHOR_CHAT_ID, look for a due anchor now and every minute; with TSA_URLS, ask
-    the authorities for due timestamps as often."""
-    assert app.job_queue is not None
-    settings = services.settings
-    every = anchors.CHECK_INTERVAL
-    if settings.anchor_chat_id is not None:
-        # The first check here rather than as the job's first run: a repeating job whose
-        # start lies in the past when the scheduler starts waits a whole interval.
-        await _check_anchor(services)
-        app.job_queue.run_repeating(_anchor_job, interval=every, first=every, name="anchor")
-    if settings.tsa_urls:
-        try:
-            roots = load_roots(settings.tsa_ca_file)
-        except ValueError as exc:
-            # Intake matters more than timestamps: run without them, loudly. Anchors still
-            # get their pending timestamp rows, asked for once this is fixed.
-            log.error("no trusted timestamps: %s", exc)
-            return
-        app.job_queue.run_repeating(
-            _timestamp_job, interval=every, first=5, name="timestamps", data=roots
-        )
-
-
-async def _anchor_job(context: Ctx) -> None:
-    await _check_anchor(context.services)
-
-
-async def _check_anchor(services: Services) -> None:
-    anchor = await anchors.maybe_anchor(services.sessions, services.settings)
-    if anchor is not None:
-        log.info("anchor %d of custody entry %d queued (%s)", anchor.id, anchor.seq, anchor.reason)
-
-
-async def _timestamp_job(context: Ctx) -> None:
-    assert context.job is not None
-    roots = context.job.data
-    assert isinstance(roots, TrustRoots)
-    async with httpx.AsyncClient() as client:
-        await anchors.obtain_timestamps(
-            context.services.sessions, context.services.settings, client, roots
-        )
-
-
-async def _erasure_job(context: Ctx) -> None:
-    """Erased originals whose deletion failed (a transient disk error) are retried until
-    they are gone (:func:`bot.intake.retry_erasures`, with backoff per file)."""
-    from bot.intake import retry_erasures
-
-    removed = await retry_erasures(context.services.sessions, context.services.store)
-    if removed:
-        log.info("deleted %d erased originals on retry", removed)
-
-
-async def _prune_job(context: Ctx) -> None:
-    from bot.intake import prune_chat_messages
-    from bot.moderation import prune_pending_questions
-
-    async with transaction(context.services.sessions) as session:
-        removed = await prune_chat_messages(session)
-        unsent = await prune_pending_questions(session)
-    if removed:
-        log.info("pruned %d expired message ids", removed)
-    if unsent:
-        log.info("forgot %d replies to cards that were never sent", unsent)
 
 
 # ---------------------------------------------------------------------------- polling failures

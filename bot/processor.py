@@ -8,6 +8,10 @@ drops floods of taps and texts from one private chat (sending one polite notice 
 files always pass: evidence is never dropped) and logs one line
 per update: its id, the handler that took it, the outcome and the milliseconds it took —
 never its content.
+
+Updates that come from the durable store (:mod:`bot.updates`) are reported to its
+:class:`Ledger` as they start and end, so that they are marked done — in the handler's own
+commit where there is one — and an update cut short stays stored for the next start.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -112,7 +116,7 @@ class FloodGate:
             self._flooding.discard(key)
 
 
-def _chat_key(update: object) -> Hashable | None:
+def turn_key(update: object) -> Hashable | None:
     """Whose turn an update waits for: its private chat, or (chat, member) in a group."""
     if isinstance(update, Update):
         chat, user = update.effective_chat, update.effective_user
@@ -131,6 +135,33 @@ _FILE_ATTRIBUTES = ("photo", "video", "document", "voice", "audio", "video_note"
 
 def _carries_file(message: Message | None) -> bool:
     return message is not None and any(getattr(message, name) for name in _FILE_ATTRIBUTES)
+
+
+def carries_evidence(update: object) -> bool:
+    """A file sent in a private chat: :mod:`handlers.evidence` admits it in one transaction,
+    downloads it, and records it in a second one."""
+    if not isinstance(update, Update):
+        return False
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE and _carries_file(update.message)
+
+
+class LedgerEntry(Protocol):
+    """One stored update in hand (see :class:`Ledger`)."""
+
+    async def settle(self) -> None:
+        """The update ran to its end: mark it done unless a commit of its handler did."""
+
+    def close(self) -> None:
+        """It is over either way (an update cut short stays stored and is not done)."""
+
+
+class Ledger(Protocol):
+    """Where stored updates come from (:class:`bot.updates.Dispatcher`)."""
+
+    def begin(self, update_id: int, *, deferred: bool) -> LedgerEntry | None:
+        """The entry of a stored update this process has in hand (None for any other).
+        ``deferred``: the done mark goes with the handler's second commit, not its first."""
 
 
 def _private_flood_key(update: object) -> int | None:
@@ -162,6 +193,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self.chat_started: list[Callable[[Hashable], None]] = []
         self.chat_finished: list[Callable[[Hashable], None]] = []
         self.update_done: list[Callable[[int], None]] = []
+        self.ledger: Ledger | None = None
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -176,19 +208,38 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         record = UpdateRecord(update.update_id if isinstance(update, Update) else -1)
         token = _current.set(record)
+        entry = self._ledger_entry(update, record.update_id)
         started = time.perf_counter()
         try:
-            flood = _private_flood_key(update)
-            if self._flood_gate is not None and flood is not None:
-                verdict = self._flood_gate.admit(flood)
-                if verdict != "ok":
-                    if inspect.iscoroutine(coroutine):
-                        coroutine.close()
-                    record.handler, record.outcome = "flood", "dropped"
-                    if verdict == "first_excess" and self.on_flood is not None:
-                        await self.on_flood(update)  # type: ignore[arg-type]
-                    return
-            key = _chat_key(update)
+            await self._process(update, coroutine, record)
+            if entry is not None:
+                await entry.settle()
+        finally:
+            _current.reset(token)
+            if entry is not None:
+                entry.close()
+            log.info(
+                "update=%d handler=%s outcome=%s ms=%.1f",
+                record.update_id,
+                record.handler,
+                record.outcome,
+                (time.perf_counter() - started) * 1000,
+            )
+            for listener in self.update_done:
+                listener(record.update_id)
+
+    def _ledger_entry(self, update: object, update_id: int) -> LedgerEntry | None:
+        if self.ledger is None or update_id < 0:
+            return None
+        return self.ledger.begin(update_id, deferred=carries_evidence(update))
+
+    async def _process(
+        self, update: object, coroutine: Awaitable[Any], record: UpdateRecord
+    ) -> None:
+        try:
+            if await self._dropped_by_flood(update, coroutine, record):
+                return
+            key = turn_key(update)
             if key is None:
                 await coroutine
                 return
@@ -196,18 +247,23 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         except Exception:  # PTB routes handler errors to the error handler; this is the rest
             record.outcome = "error"
             log.exception("update=%d failed outside its handler", record.update_id)
-        finally:
-            _current.reset(token)
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info(
-                "update=%d handler=%s outcome=%s ms=%.1f",
-                record.update_id,
-                record.handler,
-                record.outcome,
-                elapsed,
-            )
-            for listener in self.update_done:
-                listener(record.update_id)
+
+    async def _dropped_by_flood(
+        self, update: object, coroutine: Awaitable[Any], record: UpdateRecord
+    ) -> bool:
+        """Whether the flood gate drops ``update`` (then its handler never runs)."""
+        flood = _private_flood_key(update)
+        if self._flood_gate is None or flood is None:
+            return False
+        verdict = self._flood_gate.admit(flood)
+        if verdict == "ok":
+            return False
+        if inspect.iscoroutine(coroutine):
+            coroutine.close()
+        record.handler, record.outcome = "flood", "dropped"
+        if verdict == "first_excess" and self.on_flood is not None:
+            await self.on_flood(update)  # type: ignore[arg-type]
+        return True
 
     async def run_in_chat(self, key: Hashable, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` in the chat's turn: after its updates already waiting, before any

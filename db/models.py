@@ -8,6 +8,7 @@ holds a raw Telegram user id of a reporter, a name, a username or a phone number
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.crypto import SealedJSON, SealedText
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,6 +106,33 @@ TIMESTAMP_OK = "ok"  # a verified token is stored
 # Custody entry formats (docs/custody.md).
 CUSTODY_V1 = 1  # the hash covers the whole entry
 CUSTODY_V2 = 2  # the hash covers a digest of the body: entries can be redacted in exports
+
+
+class DatePrecision(StrEnum):
+    """How precisely a reporter gave the incident's date (``tip.incident_date_precision``)."""
+
+    DAY = "day"
+    MONTH = "month"
+    UNKNOWN = "unknown"
+
+
+class LocationSource(StrEnum):
+    """Where a tip's place came from (``tip.location_source``)."""
+
+    SHARED_POINT = "shared_point"
+    TYPED_PLACE = "typed_place"
+    NONE = "none"
+
+
+class LocationPrecision(StrEnum):
+    """What a tip's place is (``tip.location_precision``): a shared map point, a matched
+    settlement, typed words not matched, or nothing."""
+
+    POINT = "point"
+    SETTLEMENT = "settlement"
+    TEXT = "text"
+    NONE = "none"
+
 
 # Outbox statuses.
 OUTBOX_PENDING = "pending"
@@ -229,7 +259,8 @@ class Media(Base):
     file_id: Mapped[str] = mapped_column(String(255))
     file_unique_id: Mapped[str] = mapped_column(String(64), index=True)
     media_group_id: Mapped[str | None] = mapped_column(String(64))
-    file_name: Mapped[str | None] = mapped_column(Text)
+    # Sealed with the instance key (db.crypto): the name can identify the reporter.
+    file_name: Mapped[str | None] = mapped_column(SealedText("file_name"))
     declared_mime: Mapped[str | None] = mapped_column(String(128))
     detected_mime: Mapped[str | None] = mapped_column(String(128))
     size: Mapped[int | None] = mapped_column(BigInteger)
@@ -245,7 +276,8 @@ class Media(Base):
     forward_origin: Mapped[dict[str, Any] | None]
     telegram_date: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    file_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    # EXIF/XMP read from the file (names, serial numbers, GPS): sealed like file_name.
+    file_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", SealedJSON("metadata"))
     # Perceptual hash (pHash, 16 hex digits) of an image, to suggest near-duplicates.
     phash: Mapped[str | None] = mapped_column(String(16))
     # "report" (sent with the report), "answer" (to a moderator's question), "addition".
@@ -436,3 +468,32 @@ class PendingErasure(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundUpdate(Base):
+    """An update from Telegram, stored before Telegram is told it arrived and processed from
+    here (bot/updates.py), idempotent on ``update_id``. ``chat_key`` (a keyed digest of the
+    chat, or chat and member in a group) keeps one chat's updates in order; ``payload`` is
+    the update's JSON sealed with the instance key. A lease (``lease_owner`` until
+    ``lease_until``) says which process has it in hand. Once done, payload and chat key are
+    emptied; the row stays two days so that a redelivery is recognised."""
+
+    __tablename__ = "inbound_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_key: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(96))
+    lease_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+
+# The pending updates, in order (claims read them; done rows leave the index).
+Index(
+    "ix_inbound_update_pending",
+    InboundUpdate.update_id,
+    postgresql_where=InboundUpdate.done_at.is_(None),
+    sqlite_where=InboundUpdate.done_at.is_(None),
+)

@@ -12,7 +12,15 @@ from .files import FakeFile, FileStore, pattern_chunks
 from .markup import EntityParseError, ParsedText, entities_to_html, parse_html, parse_text
 from .methods import BUILTIN_METHODS
 from .models import ApiCall, ApiError, CallbackAnswer, ChatMessage, DownloadRecord, Upload
-from .server import DEFAULT_TOKEN, Delay, DownloadRule, FakeTelegram, Fault, decode_param
+from .server import (
+    DEFAULT_TOKEN,
+    Delay,
+    DownloadRule,
+    FakeTelegram,
+    Fault,
+    RandomFaults,
+    decode_param,
+)
 from .users import DEFAULT_PHOTO_SIZES, AlbumItem, ChatView, FakeGroup, FakeUser
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "FileStore",
     "GroupLimit",
     "ParsedText",
+    "RandomFaults",
     "Upload",
     "decode_param",
     "entities_to_html",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 __all__ = ["CallContext", "FakeTelegramCore", "GroupLimit"]
 
 UpdateWaiter = Callable[[int], Awaitable[None]]
+
+# Each fake of a process numbers its updates from its own million, as one bot's update ids
+# never repeat on Telegram: tests sharing a PostgreSQL database (whose update store keeps the
+# ids of done updates, to recognise a redelivery) never reuse an earlier test's ids.
+_FAKES = itertools.count()
+
+
+def _first_update_id() -> int:
+    return 100_000_001 + next(_FAKES) * 1_000_000
+
 
 DEFAULT_ALLOWED_UPDATES = frozenset(
     {
@@ -230,7 +241,7 @@ class FakeTelegramCore:
         self._users: dict[int, FakeUser] = {}
         self._groups: dict[int, FakeGroup] = {}
         self._updates: list[dict[str, Any]] = []
-        self._next_update_id: int = 100_000_001
+        self._next_update_id: int = _first_update_id()
         self._allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
         self._callback_queries: dict[str, _PendingQuery] = {}
         self._seen_users: set[int] = set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ __all__ = [
     "DownloadRule",
     "FakeTelegram",
     "Fault",
+    "RandomFaults",
     "decode_param",
 ]
 
@@ -134,6 +136,7 @@ class Fault:
     execute: bool
     hits: int = 0
     active: bool = True
+    drop: bool = False  # close the connection instead of answering (see FakeTelegram.drop)
 
     def matches(self, method: str, params: dict[str, Any]) -> bool:
         """Does this fault apply to a call of ``method`` with ``params``?"""
@@ -153,6 +156,32 @@ class Fault:
 
     def cancel(self) -> None:
         """Stop injecting this fault."""
+        self.active = False
+
+
+@dataclass
+class RandomFaults:
+    """A share of all calls but ``getUpdates`` failing at random, each with one of
+    ``statuses`` (see :meth:`FakeTelegram.fail_randomly`); ``hits`` counts them."""
+
+    rate: float
+    statuses: tuple[int, ...]
+    retry_after: int
+    rng: random.Random
+    hits: int = 0
+    active: bool = True
+
+    def pick(self, method: str) -> Fault | None:
+        """A one-time fault for this call, or None (most of the time)."""
+        if not self.active or method == "getUpdates" or self.rng.random() >= self.rate:
+            return None
+        self.hits += 1
+        status = self.rng.choice(self.statuses)
+        wait = self.retry_after if status == 429 else None
+        return Fault(method, status, _default_description(status, wait), wait, 1, None, False)
+
+    def cancel(self) -> None:
+        """Stop injecting."""
         self.active = False
 
 
@@ -214,6 +243,13 @@ def _default_description(status: int, retry_after: int | None) -> str:
         return f"Error {status}"
 
 
+def _dropped(request: web.Request, fault: Fault, response: web.Response) -> web.Response:
+    """``response``, or for a dropping fault none at all: the connection is cut."""
+    if fault.drop and request.transport is not None:
+        request.transport.abort()
+    return response
+
+
 def _json_response(body: dict[str, Any], status: int) -> web.Response:
     return web.Response(
         body=json.dumps(body, ensure_ascii=False).encode(),
@@ -272,6 +308,7 @@ class FakeTelegram(ApiMethods):
         self.faults: list[Fault] = []
         self.delays: list[Delay] = []
         self.download_rules: list[DownloadRule] = []
+        self.random_faults: RandomFaults | None = None
         self._handlers: dict[str, MethodHandler] = self.builtin_handlers()
         self._names: dict[str, str] = {name.lower(): name for name in self._handlers}
         self._runner: web.AppRunner | None = None
@@ -559,6 +596,37 @@ class FakeTelegram(ApiMethods):
         self.faults.append(fault)
         return fault
 
+    def drop(
+        self,
+        method: str,
+        *,
+        times: int | None = 1,
+        chat_id: int | str | None = None,
+        execute: bool = False,
+    ) -> Fault:
+        """Close the connection of the next ``times`` matching calls without answering (the
+        client sees "server disconnected"). ``execute=True`` carries the call out first: it
+        reached Telegram, and only its answer was lost."""
+        fault = self.fail(
+            method, status=499, description="connection dropped", times=times, chat_id=chat_id
+        )
+        fault.drop, fault.execute = True, execute
+        return fault
+
+    def fail_randomly(
+        self,
+        rate: float,
+        *,
+        statuses: tuple[int, ...] = (500, 429),
+        retry_after: int = 1,
+        seed: int | None = None,
+    ) -> RandomFaults:
+        """Fail a share ``rate`` (0.01 is 1%) of all calls but ``getUpdates``, at random,
+        with one of ``statuses`` (429 answers carry ``retry_after``); ``seed`` repeats a
+        run's draws. Replaces an earlier random rule."""
+        self.random_faults = RandomFaults(rate, statuses, retry_after, random.Random(seed))
+        return self.random_faults
+
     def delay(
         self, method: str, seconds: float, *, times: int | None = None, execute: bool = True
     ) -> Delay:
@@ -596,6 +664,7 @@ class FakeTelegram(ApiMethods):
 
     def clear_faults(self) -> None:
         """Remove all faults, delays and download rules."""
+        self.random_faults = None
         self.faults.clear()
         self.delays.clear()
         self.download_rules.clear()
@@ -740,9 +809,11 @@ class FakeTelegram(ApiMethods):
                     return answer(ApiError(504, "Gateway Timeout"))
                 break
         fault = next((f for f in self.faults if f.matches(method, params)), None)
+        if fault is None and self.random_faults is not None:
+            fault = self.random_faults.pick(method)
         injected = fault.consume() if fault is not None else None
         if injected is not None and fault is not None and not fault.execute:
-            return answer(injected)
+            return _dropped(request, fault, answer(injected))
         try:
             result = await handler(ctx)
         except ApiError as err:
@@ -751,8 +822,8 @@ class FakeTelegram(ApiMethods):
             logger.exception("fake Bot API method %s crashed", method)
             self.internal_errors.append(err)
             return answer(ApiError(500, f"Internal Server Error: fake {method} crashed: {err!r}"))
-        if injected is not None:
-            return answer(injected)
+        if injected is not None and fault is not None:
+            return _dropped(request, fault, answer(injected))
         self._record(method, params, 200, result, None, started, ctx, request.method)
         return _json_response({"ok": True, "result": result}, 200)
 

@@ -1,7 +1,10 @@
 """The update processor: one chat's updates in order, different chats (and different members
 of a group) at the same time."""
 
+from __future__ import annotations
+
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from telegram import Chat, Message, PhotoSize, Update, User
@@ -146,3 +149,64 @@ async def test_files_always_pass_the_flood_gate() -> None:
     assert notices == [46]
     await processor.process_update(photo_update(50, alice), work(50))
     assert ran[-1] == 50, "a file in the middle of a flood is kept"
+
+
+class Ledger:
+    """Records what the processor tells the update store about each update."""
+
+    def __init__(self, held: set[int]) -> None:
+        self.held = held
+        self.events: list[tuple[str, int, bool]] = []
+
+    def begin(self, update_id: int, *, deferred: bool) -> Entry | None:
+        if update_id not in self.held:
+            return None
+        self.events.append(("begin", update_id, deferred))
+        return Entry(self, update_id)
+
+
+class Entry:
+    def __init__(self, ledger: Ledger, update_id: int) -> None:
+        self.ledger, self.update_id = ledger, update_id
+
+    async def settle(self) -> None:
+        self.ledger.events.append(("settle", self.update_id, False))
+
+    def close(self) -> None:
+        self.ledger.events.append(("close", self.update_id, False))
+
+
+async def test_stored_updates_are_settled_when_done_and_left_when_cut_short() -> None:
+    processor = ChatOrderedProcessor(16, flood_gate=FloodGate(1))
+    ledger = Ledger({1, 2, 3, 5})
+    processor.ledger = ledger
+    alice, bob, carol = Chat(1, "private"), Chat(2, "private"), Chat(3, "private")
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+
+    async def fails() -> None:
+        raise RuntimeError("outside a handler")
+
+    await processor.process_update(update(1, alice, 1), work())
+    await processor.process_update(photo_update(2, alice), fails())
+    await processor.process_update(update(3, alice, 1), work())  # dropped by the flood gate
+    await processor.process_update(update(4, bob, 2), work())  # not from the store
+    hanging = asyncio.create_task(processor.process_update(update(5, carol, 3), asyncio.sleep(60)))
+    await asyncio.sleep(0.05)
+    hanging.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await hanging
+    assert ledger.events == [
+        ("begin", 1, False),
+        ("settle", 1, False),
+        ("close", 1, False),
+        ("begin", 2, True),  # a private file: its mark goes with the second commit
+        ("settle", 2, False),
+        ("close", 2, False),
+        ("begin", 3, False),
+        ("settle", 3, False),
+        ("close", 3, False),
+        ("begin", 5, False),
+        ("close", 5, False),  # cut short: not settled, it stays stored
+    ]
