@@ -224,9 +224,8 @@ def bounded_stop(app: Application[Any, Any, Any, Any, Any, Any], timeout: float)
 
     PTB stops by processing every update it has fetched, however many: with a backlog that
     can take minutes. Here the updates in hand get ``timeout`` seconds, then those not
-    finished are cancelled (their transactions roll back). PTB has already confirmed to
-    Telegram every update it fetched, so those are not delivered again: until updates are
-    stored before they are confirmed, they are lost (the log line counts them). A second
+    finished are cancelled (their transactions roll back). They stay in the update store
+    (:mod:`bot.updates`) and run at the next start (the log line counts them). A second
     signal cuts short at once.
     """
     original = app.post_init

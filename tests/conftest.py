@@ -30,6 +30,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `tipbot` does: durations as ti
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 TABLES = (
+    "inbound_update",
     "pending_erasure",
     "timestamp_token",
     "anchor",

@@ -156,7 +156,11 @@ async def test_kill_under_a_backlog_loses_nothing_and_repeats_nothing(
 
     expected = {user.id: "\n\n".join(_text(user, n) for n in range(PER_CHAT)) for user in users}
     described = {_chat_of(tip): tip.description for tip in await harness.all(Tip)}
-    assert described == expected, "every message exactly once, in its chat's order"
+    found = sum((text or "").count("message ") for text in described.values())
+    assert described == expected, (
+        f"{found} messages in the descriptions for {CHATS * PER_CHAT} sent: "
+        "each must be there exactly once, in its chat's order"
+    )
     assert fake.pending_updates == [], "Telegram was told every update arrived"
     answers = _answers(fake, since)
     assert max(answers.count(user.id) for user in users) <= PER_CHAT, "no update answered twice"
